@@ -1,0 +1,68 @@
+"""`rollcall`: migrate the databases, seed the demo event, run the whole stack locally."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from shared.config import Settings
+
+
+@click.group()
+def cli() -> None:
+    """Rollcall: registration and badge check-in for congresses."""
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring every service's database to the newest schema."""
+    from services import checkin, notify, registration
+
+    settings = Settings.from_env()
+    for service in (registration, checkin, notify):
+        service.migrate(settings)
+        click.echo(f"migrated {service.__name__.rsplit('.', 1)[-1]}")
+
+
+@cli.command("seed-demo")
+def seed_demo() -> None:
+    """Create the demo event (Global Mayors' Forum 2023) and its gates; write var/demo.json."""
+    from rollcall import demo
+
+    settings = Settings.from_env()
+    click.echo(json.dumps(demo.seed(settings), indent=2, ensure_ascii=False))
+
+
+@cli.command()
+def keygen() -> None:
+    """Print a new Ed25519 key pair for BADGE_SIGNING_KEY and BADGE_VERIFY_KEYS."""
+    from shared.badges import generate_keypair
+
+    private, public = generate_keypair()
+    click.echo(f"BADGE_SIGNING_KEY={private}\nBADGE_VERIFY_KEYS={public}")
+
+
+@cli.command()
+def run() -> None:
+    """Start everything in the foreground (Redis, both web services, relays, workers, beat,
+    SMTP sink); Ctrl-C stops it all."""
+    from rollcall.stack import run_stack
+
+    raise SystemExit(run_stack())
+
+
+@cli.command("smtp-sink")
+def smtp_sink() -> None:
+    """Run the local SMTP sink that keeps every mail as an .eml file."""
+    from rollcall.smtp_sink import main
+
+    main()
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

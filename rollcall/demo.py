@@ -1,0 +1,109 @@
+"""The demo event: the Global Mayors' Forum 2023 in Guangzhou, with four gates and working
+credentials written to var/demo.json. Seeding again keeps the event and its valid tokens."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.checkin import access as checkin_access
+from services.checkin.models import ScannerToken
+from services.registration import usecases
+from services.registration.models import Event, OrganizerToken
+from shared import access, db
+from shared.config import Settings
+
+FORUM = usecases.EventSpec(
+    slug="gmf2023",
+    name="Global Mayors' Forum 2023",
+    venue="Yuexiu International Congress Center, Guangzhou",
+    timezone="Asia/Shanghai",
+    starts_on=date(2023, 12, 7),
+    ends_on=date(2023, 12, 9),
+    categories=(
+        ("mayor", "Mayor or governor"),
+        ("delegate", "City delegate"),
+        ("international-organisation", "International organisation"),
+        ("speaker", "Speaker"),
+        ("media", "Media"),
+        ("staff", "Staff"),
+        ("vip", "VIP guest"),
+    ),
+)
+GATES = ("North", "South", "East", "VIP")
+
+
+def seed(settings: Settings) -> dict:
+    """Create the demo event and gates unless they exist; returns what demo.json holds."""
+    path = settings.var_dir / "demo.json"
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    organizer_token = _organizer_token(settings, previous.get("organizer_token"))
+    scanner_tokens = _scanner_tokens(settings, previous.get("scanner_tokens", {}))
+    demo = {
+        "event": FORUM.slug,
+        "organizer_token": organizer_token,
+        "scanner_tokens": scanner_tokens,
+        "urls": {
+            "registration": settings.registration_url,
+            "checkin": settings.checkin_url,
+            "register": f"{settings.registration_url}/api/v1/events/{FORUM.slug}/registrations",
+            "scan": f"{settings.checkin_url}/api/v1/scans",
+            "headcount": f"{settings.checkin_url}/api/v1/events/{FORUM.slug}/headcount",
+            "registration_openapi": f"{settings.registration_url}/openapi.json",
+            "checkin_openapi": f"{settings.checkin_url}/openapi.json",
+            "mail": str(settings.mail_dir),
+        },
+    }
+    _write_private(path, json.dumps(demo, indent=2, ensure_ascii=False) + "\n")
+    return demo
+
+
+@contextmanager
+def _session(url: str) -> Iterator[Session]:
+    engine = db.make_engine(url)
+    try:
+        with db.make_sessions(engine).begin() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _organizer_token(settings: Settings, known: str | None) -> str:
+    with _session(settings.registration_database_url) as session:
+        event = session.scalar(select(Event).where(Event.slug == FORUM.slug))
+        if event is None:
+            return usecases.create_event(session, FORUM)[1]
+        if known and session.scalar(
+            select(OrganizerToken.id).where(OrganizerToken.digest == access.digest(known))
+        ):
+            return known
+        return usecases.add_organizer_token(session, event, "demo")
+
+
+def _scanner_tokens(settings: Settings, known: dict[str, str]) -> dict[str, str]:
+    tokens = {}
+    with _session(settings.checkin_database_url) as session:
+        for name in GATES:
+            gate = checkin_access.create_gate(session, FORUM.slug, name)
+            token = known.get(name)
+            valid = token and session.scalar(
+                select(ScannerToken.gate_id).where(ScannerToken.digest == access.digest(token))
+            )
+            tokens[name] = (
+                token
+                if valid == gate.id
+                else checkin_access.issue_scanner_token(session, gate, f"demo {name}")
+            )
+    return tokens
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(text)

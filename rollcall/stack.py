@@ -1,0 +1,93 @@
+"""The local stack behind `make run`: prepare (keys, Redis, migrations, demo data), then run
+every process of the Procfile under honcho until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import redis
+
+from rollcall import demo, processes
+from services import checkin, notify, registration
+from shared.badges import ensure_keypair
+from shared.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_stack() -> int:
+    settings = Settings.from_env()
+    env = dict(os.environ)
+    env.setdefault("VAR_DIR", str(settings.var_dir))
+    env.setdefault("REGISTRATION_PORT", str(settings.registration_port))
+    env.setdefault("CHECKIN_PORT", str(settings.checkin_port))
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    redis_process = None
+    if "REDIS_URL" in os.environ:
+        _require_redis(os.environ["REDIS_URL"])
+    else:
+        url, redis_process = processes.start_redis(settings.var_dir / "redis.log")
+        env["REDIS_URL"] = url
+    try:
+        settings = Settings.from_env(env)
+        settings.mail_dir.mkdir(parents=True, exist_ok=True)
+        if not settings.badge_signing_key:
+            ensure_keypair(settings.keys_dir)
+        for service in (registration, checkin, notify):
+            service.migrate(settings)
+        _announce(demo.seed(settings), settings)
+        honcho = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "honcho",
+                "start",
+                "-f",
+                str(ROOT / "Procfile"),
+                "-d",
+                str(ROOT),
+            ],
+            env=env,
+        )
+        return _wait(honcho)
+    finally:
+        if redis_process is not None:
+            processes.stop_process(redis_process)
+
+
+def _wait(honcho: subprocess.Popen) -> int:
+    # Ctrl-C reaches honcho too (same process group); it stops its children, then we return.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: honcho.send_signal(signal.SIGTERM))
+    return honcho.wait()
+
+
+def _require_redis(url: str) -> None:
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        raise SystemExit(f"REDIS_URL is set, but that Redis does not answer: {exc}") from exc
+
+
+def _announce(demo_data: dict, settings: Settings) -> None:
+    urls = demo_data["urls"]
+    lines = [
+        "",
+        "Rollcall is starting. Demo event: Global Mayors' Forum 2023 (gmf2023)",
+        f"  register a delegate   POST {urls['register']}",
+        f"  scan a badge          POST {urls['scan']}",
+        f"  live headcount        GET  {urls['headcount']}",
+        f"  API documents         {urls['registration_openapi']}  {urls['checkin_openapi']}",
+        f"  mail received         {urls['mail']}/*.eml",
+        f"  organiser token       {demo_data['organizer_token']}",
+    ]
+    lines += [f"  scanner {g:<13} {t}" for g, t in demo_data["scanner_tokens"].items()]
+    lines += [
+        f"  (all of this is in {settings.var_dir / 'demo.json'}; Ctrl-C stops everything)",
+        "",
+    ]
+    print("\n".join(lines), flush=True)

@@ -1,0 +1,53 @@
+"""checkin: the gates. Keeps its own replica of every badge, admits each badge once, logs every
+scan, and keeps the live headcount. Owns its database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+from flask import Flask, current_app
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+from shared import db
+from shared.badges import BadgeVerifier, verifier_from
+from shared.config import Settings
+from shared.web import create_service_app, health_blueprint
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+VERSION_TABLE = "alembic_version_checkin"
+
+
+@dataclass
+class Resources:
+    engine: Engine
+    sessions: sessionmaker
+    verifier: BadgeVerifier
+
+
+def migrate(settings: Settings) -> None:
+    db.migrate(settings.checkin_database_url, MIGRATIONS, VERSION_TABLE)
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app, api = create_service_app(__name__, "Rollcall check-in", settings)
+    engine = db.make_engine(settings.checkin_database_url)
+    app.extensions["checkin"] = Resources(
+        engine=engine, sessions=db.make_sessions(engine), verifier=verifier_from(settings)
+    )
+    broker = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=1)
+    app.register_blueprint(
+        health_blueprint({"database": lambda: db.ping(engine), "redis": broker.ping})
+    )
+
+    from services.checkin.api import blp
+
+    api.register_blueprint(blp)
+    return app
+
+
+def resources() -> Resources:
+    return current_app.extensions["checkin"]

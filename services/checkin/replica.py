@@ -1,0 +1,67 @@
+"""checkin's replica of registration: applies registration's events, each exactly once, so
+gates keep scanning while registration is down."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from services.checkin.models import ConsumedEvent, OrganizerGrant, ReplicaBadge, ReplicaEvent
+from shared.events import DELEGATE_REGISTERED, EVENT_CREATED
+
+log = logging.getLogger(__name__)
+
+
+def apply(session: Session, envelope: dict, payload: dict) -> bool:
+    """Apply one event in the caller's transaction; False when it was applied before."""
+    event_id = str(envelope["event_id"])
+    if session.get(ConsumedEvent, event_id) is not None:
+        return False
+    if envelope["type"] == EVENT_CREATED:
+        _apply_event(session, payload)
+    elif envelope["type"] == DELEGATE_REGISTERED:
+        _apply_badge(session, payload)
+    session.add(
+        ConsumedEvent(
+            event_id=event_id,
+            producer=envelope["producer"],
+            sequence=envelope["sequence"],
+            type=envelope["type"],
+        )
+    )
+    return True
+
+
+def _apply_event(session: Session, payload: dict) -> None:
+    info = payload["event"]
+    event = session.get(ReplicaEvent, info["id"]) or ReplicaEvent(id=info["id"])
+    for name in ("slug", "name", "venue", "timezone", "starts_on", "ends_on"):
+        setattr(event, name, info[name])
+    session.add(event)
+    session.flush()
+    # The payload lists every current token: replace, so a withdrawn one stops working.
+    session.execute(delete(OrganizerGrant).where(OrganizerGrant.event_id == event.id))
+    session.add_all(
+        OrganizerGrant(digest=d, event_id=event.id) for d in payload["organizer_token_digests"]
+    )
+
+
+def _apply_badge(session: Session, payload: dict) -> None:
+    delegate, info = payload["delegate"], payload["badge"]
+    badge = session.get(ReplicaBadge, info["id"])
+    if badge is not None and badge.version > info["version"]:
+        log.info(
+            "badge %s: ignoring version %s, have %s", info["id"], info["version"], badge.version
+        )
+        return
+    badge = badge or ReplicaBadge(badge_id=info["id"])
+    badge.event_id = payload["event"]["id"]
+    badge.registration_id = delegate["id"]
+    badge.version = info["version"]
+    badge.status = info["status"]
+    badge.display_name = delegate["display_name"]
+    badge.category = delegate["category"]
+    badge.country = delegate["country"]
+    session.add(badge)

@@ -1,0 +1,41 @@
+"""Bearer tokens: made random, shown once, stored only as SHA-256 digests.
+
+Each service decides what a token may do; this module only makes, digests and reads them.
+Lookups go by digest, so a token is never compared as plain text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from flask import request
+
+from shared.errors import Forbidden, Unauthorized
+
+PREFIXES = {"organizer": "org", "scanner": "scn", "manage": "mng"}
+
+
+def new_token(kind: str) -> str:
+    return f"rc_{PREFIXES[kind]}_{secrets.token_urlsafe(32)}"
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def bearer_digest() -> str:
+    """The digest of the request's bearer token; 401 when there is none."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("unauthorized", "Send a token as `Authorization: Bearer <token>`.")
+    return digest(token.strip())
+
+
+def unknown_token() -> Unauthorized:
+    return Unauthorized("unauthorized", "This token is not valid.")
+
+
+def wrong_role(needed: str) -> Forbidden:
+    return Forbidden("forbidden", f"This endpoint needs {needed} token.")

@@ -1,0 +1,168 @@
+"""Badge tokens: compact, Ed25519-signed, verifiable offline with the public key alone.
+
+A token is 12 bytes of claim (format, key id, event, badge, version) plus a 64-byte
+signature, in base32 without padding: 122 characters from the QR alphanumeric set, which
+fits a version-5 QR at error correction M. It carries no personal data.
+
+    python -m shared.badges keygen   # a new key pair for BADGE_SIGNING_KEY, BADGE_VERIFY_KEYS
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import struct
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import qrcode
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from shared.config import Settings
+
+FORMAT = 1
+_CLAIM = struct.Struct(">BBIIH")  # format, key id, event id, badge id, badge version
+_SIGNATURE_BYTES = 64
+TOKEN_LENGTH = 122
+SIGNING_KEY_FILE = "badge-signing.key"
+VERIFY_KEY_FILE = "badge-verify.pub"
+
+
+class InvalidBadge(ValueError):
+    """The token is malformed, or its signature does not verify."""
+
+
+@dataclass(frozen=True)
+class BadgeClaim:
+    event_id: int
+    badge_id: int
+    version: int
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
+
+
+def _raw_public(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def key_id(public: Ed25519PublicKey) -> int:
+    """One byte naming the key, so keys can be rotated while old badges still verify."""
+    return hashlib.sha256(_raw_public(public)).digest()[0]
+
+
+def generate_keypair() -> tuple[str, str]:
+    """A new (private, public) pair, each as unpadded base64url of the raw 32 bytes."""
+    private = Ed25519PrivateKey.generate()
+    return _b64(private.private_bytes_raw()), _b64(_raw_public(private.public_key()))
+
+
+class BadgeSigner:
+    def __init__(self, private_key: str):
+        self._key = Ed25519PrivateKey.from_private_bytes(_unb64(private_key))
+        self.public_key = _b64(_raw_public(self._key.public_key()))
+        self._kid = key_id(self._key.public_key())
+
+    def sign(self, claim: BadgeClaim) -> str:
+        body = _CLAIM.pack(FORMAT, self._kid, claim.event_id, claim.badge_id, claim.version)
+        return base64.b32encode(body + self._key.sign(body)).decode().rstrip("=")
+
+
+class BadgeVerifier:
+    def __init__(self, public_keys: list[str]):
+        keys = [Ed25519PublicKey.from_public_bytes(_unb64(k)) for k in public_keys]
+        if not keys:
+            raise ValueError("at least one badge verification key is needed")
+        self._keys = {key_id(k): k for k in keys}
+
+    def verify(self, token: str) -> BadgeClaim:
+        text = token.strip().upper()
+        if len(text) != TOKEN_LENGTH:
+            raise InvalidBadge("not a badge token")
+        try:
+            raw = base64.b32decode(text + "=" * (-len(text) % 8))
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidBadge("not a badge token") from exc
+        body, signature = raw[: _CLAIM.size], raw[_CLAIM.size :]
+        if len(signature) != _SIGNATURE_BYTES:
+            raise InvalidBadge("not a badge token")
+        fmt, kid, event_id, badge_id, version = _CLAIM.unpack(body)
+        key = self._keys.get(kid)
+        if fmt != FORMAT or key is None:
+            raise InvalidBadge("signed with an unknown key or format")
+        try:
+            key.verify(signature, body)
+        except InvalidSignature as exc:
+            raise InvalidBadge("signature does not verify") from exc
+        return BadgeClaim(event_id=event_id, badge_id=badge_id, version=version)
+
+
+def qr_png(token: str, box_size: int = 8) -> bytes:
+    """The badge's QR code as PNG bytes (alphanumeric mode, error correction M)."""
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box_size)
+    code.add_data(token)
+    code.make(fit=True)
+    out = io.BytesIO()
+    code.make_image().save(out, format="PNG")
+    return out.getvalue()
+
+
+def _key_from(value: str | None, path: Path, purpose: str) -> str:
+    if value:
+        return value
+    if path.exists():
+        return path.read_text().strip()
+    raise RuntimeError(
+        f"no badge {purpose} key: set BADGE_SIGNING_KEY/BADGE_VERIFY_KEYS, or create "
+        f"{path} with `python -m shared.badges keygen --write {path.parent}`"
+    )
+
+
+def signer_from(settings: Settings) -> BadgeSigner:
+    path = settings.keys_dir / SIGNING_KEY_FILE
+    return BadgeSigner(_key_from(settings.badge_signing_key, path, "signing"))
+
+
+def verifier_from(settings: Settings) -> BadgeVerifier:
+    path = settings.keys_dir / VERIFY_KEY_FILE
+    text = _key_from(settings.badge_verify_keys, path, "verification")
+    return BadgeVerifier([k for k in text.replace(",", "\n").split() if k])
+
+
+def ensure_keypair(keys_dir: Path) -> None:
+    """Create a key pair in `keys_dir` unless one is there (laptop default)."""
+    private_path, public_path = keys_dir / SIGNING_KEY_FILE, keys_dir / VERIFY_KEY_FILE
+    if private_path.exists() and public_path.exists():
+        return
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    private, public = generate_keypair()
+    private_path.touch(mode=0o600)
+    private_path.write_text(private + "\n")
+    public_path.write_text(public + "\n")
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] != ["keygen"]:
+        print("usage: python -m shared.badges keygen [--write DIR]", file=sys.stderr)
+        return 2
+    if argv[1:2] == ["--write"] and len(argv) == 3:
+        ensure_keypair(Path(argv[2]))
+        print(f"key pair in {argv[2]}")
+        return 0
+    private, public = generate_keypair()
+    print(f"BADGE_SIGNING_KEY={private}\nBADGE_VERIFY_KEYS={public}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,87 @@
+"""Settings, read once from the environment, with defaults that work on a laptop.
+
+Every service takes a `Settings`; tests build their own with `Settings.from_env(overrides)`.
+`.env.example` documents each variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+def _sqlite_url(var_dir: Path, name: str) -> str:
+    return f"sqlite:///{var_dir / f'{name}.db'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    var_dir: Path
+    redis_url: str
+    registration_database_url: str
+    checkin_database_url: str
+    notify_database_url: str
+    registration_url: str
+    checkin_url: str
+    registration_port: int
+    checkin_port: int
+    smtp_host: str
+    smtp_port: int
+    smtp_user: str | None
+    smtp_password: str | None = field(repr=False)
+    smtp_starttls: bool
+    smtp_timeout: float
+    mail_from: str
+    mail_dir: Path
+    badge_signing_key: str | None = field(repr=False)
+    badge_verify_keys: str | None
+    max_body_bytes: int
+    relay_interval: float
+    log_level: str
+
+    @classmethod
+    def from_env(cls, overrides: Mapping[str, str] | None = None) -> Settings:
+        env = {**os.environ, **(overrides or {})}
+        var_dir = Path(env.get("VAR_DIR", "var")).resolve()
+        shared_db = env.get("DATABASE_URL")
+        reg_port = int(env.get("REGISTRATION_PORT", "8001"))
+        checkin_port = int(env.get("CHECKIN_PORT", "8002"))
+
+        def database(service: str) -> str:
+            own = env.get(f"{service.upper()}_DATABASE_URL")
+            return own or shared_db or _sqlite_url(var_dir, service)
+
+        return cls(
+            var_dir=var_dir,
+            redis_url=env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            registration_database_url=database("registration"),
+            checkin_database_url=database("checkin"),
+            notify_database_url=database("notify"),
+            registration_url=env.get("REGISTRATION_URL", f"http://127.0.0.1:{reg_port}"),
+            checkin_url=env.get("CHECKIN_URL", f"http://127.0.0.1:{checkin_port}"),
+            registration_port=reg_port,
+            checkin_port=checkin_port,
+            smtp_host=env.get("SMTP_HOST", "127.0.0.1"),
+            smtp_port=int(env.get("SMTP_PORT", "8025")),
+            smtp_user=env.get("SMTP_USER") or None,
+            smtp_password=env.get("SMTP_PASSWORD") or None,
+            smtp_starttls=env.get("SMTP_STARTTLS", "false").lower() in {"1", "true", "yes"},
+            smtp_timeout=float(env.get("SMTP_TIMEOUT", "10")),
+            mail_from=env.get("MAIL_FROM", "Rollcall <badges@rollcall.localhost>"),
+            mail_dir=Path(env.get("MAIL_DIR", str(var_dir / "mail"))).resolve(),
+            badge_signing_key=env.get("BADGE_SIGNING_KEY") or None,
+            badge_verify_keys=env.get("BADGE_VERIFY_KEYS") or None,
+            max_body_bytes=int(env.get("MAX_BODY_BYTES", str(1024 * 1024))),
+            relay_interval=float(env.get("RELAY_INTERVAL", "0.2")),
+            log_level=env.get("LOG_LEVEL", "INFO"),
+        )
+
+    def but(self, **changes) -> Settings:
+        """A copy with some fields changed (tests)."""
+        return replace(self, **changes)
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.var_dir / "keys"

@@ -1,0 +1,112 @@
+"""Domain events: the envelope every event travels in, its payload schemas, and who subscribes.
+
+Events are facts named `<noun>.<past verb>`. A publisher never imports a subscriber: the relay
+looks the event type up in SUBSCRIBERS and calls each task by name on the queue that the
+task's prefix names (`checkin.apply_registration_event` runs on queue `checkin`).
+"""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+ENVELOPE_VERSION = 1
+
+EVENT_CREATED = "event.created"
+DELEGATE_REGISTERED = "delegate.registered"
+CHECKIN_ADMITTED = "checkin.admitted"
+CHECKIN_EXITED = "checkin.exited"
+
+SUBSCRIBERS: dict[str, tuple[str, ...]] = {
+    EVENT_CREATED: ("checkin.apply_registration_event",),
+    DELEGATE_REGISTERED: ("checkin.apply_registration_event", "notify.delegate_registered"),
+    # Recorded in checkin's outbox as its change feed; no consumer yet.
+    CHECKIN_ADMITTED: (),
+    CHECKIN_EXITED: (),
+}
+
+
+def queue_of(task_name: str) -> str:
+    """The queue a task runs on: the service prefix of its name."""
+    return task_name.split(".", 1)[0]
+
+
+class Envelope(Schema):
+    class Meta:
+        unknown = RAISE
+
+    event_id = fields.UUID(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(SUBSCRIBERS))
+    producer = fields.String(required=True)
+    sequence = fields.Integer(required=True, validate=validate.Range(min=1))
+    occurred_at = fields.AwareDateTime(required=True)
+    version = fields.Integer(required=True)
+    payload = fields.Dict(required=True)
+
+
+class EventInfo(Schema):
+    """What subscribers need to know of a congress."""
+
+    id = fields.Integer(required=True)
+    slug = fields.String(required=True)
+    name = fields.String(required=True)
+    venue = fields.String(required=True)
+    timezone = fields.String(required=True)
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(required=True)
+
+
+class EventCreated(Schema):
+    event = fields.Nested(EventInfo, required=True)
+    # SHA-256 digests, never the tokens: checkin authorises organisers without registration.
+    organizer_token_digests = fields.List(fields.String(), required=True)
+
+
+class BadgeInfo(Schema):
+    id = fields.Integer(required=True)
+    version = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["active", "revoked"]))
+    token = fields.String(required=True)
+
+
+class DelegateInfo(Schema):
+    id = fields.Integer(required=True)
+    given_name = fields.String(required=True)
+    family_name = fields.String(required=True)
+    display_name = fields.String(required=True)
+    email = fields.String(required=True)
+    organisation = fields.String(required=True)
+    city = fields.String(required=True)
+    country = fields.String(required=True)
+    category = fields.String(required=True)
+    language = fields.String(required=True)
+    status = fields.String(required=True)
+
+
+class DelegateRegistered(Schema):
+    event = fields.Nested(EventInfo, required=True)
+    delegate = fields.Nested(DelegateInfo, required=True)
+    badge = fields.Nested(BadgeInfo, required=True)
+
+
+class Checkin(Schema):
+    event_id = fields.Integer(required=True)
+    badge_id = fields.Integer(required=True)
+    scan_id = fields.Integer(required=True)
+    gate = fields.String(required=True)
+    category = fields.String(required=True)
+    at = fields.AwareDateTime(required=True)
+
+
+PAYLOADS: dict[str, type[Schema]] = {
+    EVENT_CREATED: EventCreated,
+    DELEGATE_REGISTERED: DelegateRegistered,
+    CHECKIN_ADMITTED: Checkin,
+    CHECKIN_EXITED: Checkin,
+}
+
+
+def parse(envelope: dict) -> tuple[dict, dict]:
+    """Validate an envelope and its payload; returns (envelope, payload) as loaded values."""
+    loaded = Envelope().load(envelope)
+    payload = PAYLOADS[loaded["type"]]().load(loaded["payload"])
+    return loaded, payload

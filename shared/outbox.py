@@ -1,0 +1,161 @@
+"""The transactional outbox: write an event in the same transaction as the change it announces,
+then a relay publishes it to every subscriber's queue and marks it published.
+
+The outbox table is the producer's durable, ordered log of events; its `sequence` lets a
+consumer notice a gap. Redis is only the fast path: when it is down, rows wait here.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from shared.db import as_utc
+from shared.events import ENVELOPE_VERSION, PAYLOADS, SUBSCRIBERS
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[str, dict], None]
+"""Send one envelope to one subscriber task, by task name; raise if it was not accepted."""
+
+
+def outbox_table(metadata: MetaData, name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("sequence", Integer, primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("type", String(64), nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("occurred_at", DateTime(timezone=True), nullable=False),
+        Column("payload", JSON, nullable=False),
+        Column("published_at", DateTime(timezone=True), index=True),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("last_error", Text),
+    )
+
+
+class Outbox:
+    def __init__(self, table: Table, producer: str):
+        self.table = table
+        self.producer = producer
+
+    def add(self, session: Session, event_type: str, payload: dict) -> str:
+        """Record an event in the caller's transaction; returns its event id."""
+        event_id = str(uuid.uuid4())
+        session.execute(
+            insert(self.table).values(
+                event_id=event_id,
+                type=event_type,
+                version=ENVELOPE_VERSION,
+                occurred_at=datetime.now(UTC),
+                payload=PAYLOADS[event_type]().dump(payload),
+                attempts=0,
+            )
+        )
+        return event_id
+
+    def envelope(self, row) -> dict:
+        return {
+            "event_id": row.event_id,
+            "type": row.type,
+            "producer": self.producer,
+            "sequence": row.sequence,
+            "occurred_at": as_utc(row.occurred_at).isoformat(),
+            "version": row.version,
+            "payload": row.payload,
+        }
+
+    def relay_once(self, engine: Engine, publish: Publish, batch: int = 200) -> int:
+        """Publish pending events in order; returns how many were published.
+
+        Rows are locked (`SKIP LOCKED` on PostgreSQL) so several relays share the work. An
+        event is marked only once every subscriber's task was accepted by the broker; a
+        failure leaves it, and everything after it, for the next round.
+        """
+        t = self.table
+        published = 0
+        with engine.begin() as connection:
+            rows = connection.execute(
+                select(t)
+                .where(t.c.published_at.is_(None))
+                .order_by(t.c.sequence)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for row in rows:
+                try:
+                    for task_name in SUBSCRIBERS.get(row.type, ()):
+                        publish(task_name, self.envelope(row))
+                except Exception as exc:
+                    log.warning("relay: event %s not published yet: %s", row.sequence, exc)
+                    connection.execute(
+                        update(t)
+                        .where(t.c.sequence == row.sequence)
+                        .values(attempts=t.c.attempts + 1, last_error=str(exc)[:500])
+                    )
+                    break
+                connection.execute(
+                    update(t)
+                    .where(t.c.sequence == row.sequence)
+                    .values(published_at=datetime.now(UTC), attempts=t.c.attempts + 1)
+                )
+                published += 1
+        return published
+
+    def pending(self, engine: Engine) -> int:
+        t = self.table
+        with engine.connect() as connection:
+            query = select(func.count()).select_from(t).where(t.c.published_at.is_(None))
+            return connection.execute(query).scalar_one()
+
+
+def run_relay(
+    outbox: Outbox,
+    engine: Engine,
+    publish: Publish,
+    ready: Callable[[], bool],
+    interval: float,
+) -> None:
+    """Relay until SIGTERM/SIGINT: publish what is pending, wait `interval` when idle, and
+    back off while the broker is unreachable (`ready()` false) so no lock is held for it."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    log.info("relay for %s started", outbox.producer)
+    backoff = interval
+    while not stop.is_set():
+        try:
+            if not ready():
+                raise ConnectionError("broker unreachable")
+            published = outbox.relay_once(engine, publish)
+            backoff = interval
+        except Exception as exc:
+            log.warning("relay for %s waiting: %s", outbox.producer, exc)
+            backoff = min(backoff * 2, 5.0)
+            stop.wait(backoff)
+            continue
+        if not published:
+            stop.wait(interval)
+    log.info("relay for %s stopped", outbox.producer)

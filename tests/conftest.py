@@ -1,0 +1,122 @@
+"""Small composable fixtures: a private Redis, a database of each kind, settings pointing at
+them, and apps built from those settings."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from shared.badges import generate_keypair
+from shared.config import Settings
+from tests.support.processes import start_redis, stop_process
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A private, non-persistent redis-server for this test session."""
+    url, process = start_redis()
+    yield url
+    stop_process(process)
+
+
+def _postgres_reachable() -> str | None:
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3):
+            return None
+    except psycopg.OperationalError as exc:
+        return str(exc).strip()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> str:
+    """The admin URL of a PostgreSQL server; tests make their own databases in it."""
+    problem = _postgres_reachable()
+    if problem:
+        message = f"PostgreSQL at TEST_POSTGRES_URL={POSTGRES_URL} is not reachable: {problem}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return POSTGRES_URL
+
+
+def create_postgres_database(admin_url: str) -> str:
+    """A new, empty database on the server at `admin_url`; returns its URL."""
+    name = f"rollcall_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_postgres_database(admin_url: str, url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> Iterator[str]:
+    """One database for all three services (their tables do not overlap), of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'rollcall.db'}"
+        return
+    admin = request.getfixturevalue("postgres")
+    url = create_postgres_database(admin)
+    yield url
+    drop_postgres_database(admin, url)
+
+
+@pytest.fixture(scope="session")
+def badge_keys() -> tuple[str, str]:
+    return generate_keypair()
+
+
+def make_settings(tmp_path, database_url: str, redis_url: str, badge_keys, **extra) -> Settings:
+    private, public = badge_keys
+    env = {
+        "VAR_DIR": str(tmp_path / "var"),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "BADGE_SIGNING_KEY": private,
+        "BADGE_VERIFY_KEYS": public,
+        **extra,
+    }
+    return Settings.from_env(env)
+
+
+@pytest.fixture
+def settings(tmp_path, database_url, redis_url, badge_keys) -> Settings:
+    """Settings for one test, its databases migrated."""
+    from services import checkin, notify, registration
+
+    settings = make_settings(tmp_path, database_url, redis_url, badge_keys)
+    for service in (registration, checkin, notify):
+        service.migrate(settings)
+    return settings
+
+
+@pytest.fixture
+def build_app():
+    """`build_app(service, settings)`: a service's Flask app whose engine is closed afterwards."""
+    apps = []
+
+    def build(service, settings: Settings):
+        app = service.create_app(settings)
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        for resources in app.extensions.values():
+            engine = getattr(resources, "engine", None)
+            if engine is not None:
+                engine.dispose()
