@@ -1,0 +1,218 @@
+"""The walking skeleton, end to end, on real parts: `rollcall run` (what `make run` starts)
+brings up its own redis-server, both web services on gunicorn, the relays, the Celery workers
+and beat, and the SMTP sink; delegates register over HTTP, their badge mails arrive over SMTP,
+the QR codes in them are decoded by an independent decoder and scanned at the gates."""
+
+from __future__ import annotations
+
+import email
+import io
+import json
+import os
+import signal
+import sys
+from email import policy
+from pathlib import Path
+
+import pytest
+import requests
+import zxingcpp
+from PIL import Image
+
+from tests.conftest import create_postgres_database, drop_postgres_database
+from tests.support.processes import free_port, start_process, wait_until
+
+pytestmark = pytest.mark.e2e
+
+DELEGATES = [
+    {
+        "given_name": "小明",
+        "family_name": "王",
+        "email": "wang.xiaoming@gz.example.cn",
+        "organisation": "广州市人民政府",
+        "city": "广州",
+        "country": "CN",
+        "category": "mayor",
+        "language": "zh",
+    },
+    {
+        "given_name": "Σίμος",
+        "family_name": "Ρούσσος",
+        "email": "s.roussos@halandri.example.gr",
+        "organisation": "Δήμος Χαλανδρίου",
+        "city": "Χαλάνδρι",
+        "country": "GR",
+        "category": "mayor",
+        "language": "en",
+    },
+    {
+        "given_name": "Clara",
+        "family_name": "Brugada Molina",
+        "email": "alcaldia@iztapalapa.example.mx",
+        "organisation": "Alcaldía de Iztapalapa — Utopías",
+        "city": "Iztapalapa",
+        "country": "MX",
+        "category": "delegate",
+        "language": "en",
+    },
+]
+
+
+class Stack:
+    """`rollcall run` as a real process group, and a small client for what it serves."""
+
+    def __init__(self, tmp_path: Path, extra_env: dict[str, str]):
+        self.var = tmp_path / "var"
+        self.log = tmp_path / "rollcall-run.log"
+        env = {k: v for k, v in os.environ.items() if not k.endswith(("REDIS_URL", "DATABASE_URL"))}
+        env.update(
+            VAR_DIR=str(self.var),
+            REGISTRATION_PORT=str(free_port()),
+            CHECKIN_PORT=str(free_port()),
+            SMTP_PORT=str(free_port()),
+            RELAY_INTERVAL="0.1",
+            **extra_env,
+        )
+        self.registration = f"http://127.0.0.1:{env['REGISTRATION_PORT']}"
+        self.checkin = f"http://127.0.0.1:{env['CHECKIN_PORT']}"
+        self.process = start_process([sys.executable, "-m", "rollcall.cli", "run"], env, self.log)
+
+    def wait_ready(self) -> dict:
+        def ready():
+            self._alive()
+            demo = self.var / "demo.json"
+            return (
+                demo.exists()
+                and requests.get(f"{self.registration}/healthz", timeout=2).ok
+                and requests.get(f"{self.checkin}/healthz", timeout=2).ok
+                and json.loads(demo.read_text())
+            )
+
+        self.demo = wait_until(ready, 90, "the stack to answer /healthz")
+        return self.demo
+
+    def _alive(self) -> None:
+        if self.process.poll() is not None:
+            raise AssertionError(f"rollcall run exited:\n{self.log.read_text()[-3000:]}")
+
+    def mails(self) -> list[email.message.EmailMessage]:
+        return [
+            email.message_from_bytes(p.read_bytes(), policy=policy.default)
+            for p in sorted((self.var / "mail").glob("*.eml"))
+        ]
+
+    def scan(self, token: str, gate: str) -> dict:
+        response = requests.post(
+            f"{self.checkin}/api/v1/scans",
+            json={"token": token, "direction": "in"},
+            headers={"Authorization": f"Bearer {self.demo['scanner_tokens'][gate]}"},
+            timeout=5,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def headcount(self) -> dict:
+        response = requests.get(
+            f"{self.checkin}/api/v1/events/gmf2023/headcount",
+            headers={"Authorization": f"Bearer {self.demo['organizer_token']}"},
+            timeout=5,
+        )
+        return response.json() if response.ok else {}
+
+    def interrupt(self) -> int:
+        """Ctrl-C, as a terminal sends it: SIGINT to the whole process group."""
+        os.killpg(self.process.pid, signal.SIGINT)
+        return self.process.wait(60)
+
+    def leftovers(self) -> bool:
+        try:
+            os.killpg(self.process.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def kill(self) -> None:
+        if self.leftovers():
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+
+def qr_text(message: email.message.EmailMessage) -> str:
+    """The QR code in the mail's PNG attachment, read by zxing-cpp, a decoder of its own."""
+    pngs = [
+        part
+        for part in message.walk()
+        if part.get_content_type() == "image/png" and part.get_filename()
+    ]
+    assert pngs, "the badge mail has a PNG attachment"
+    image = Image.open(io.BytesIO(pngs[0].get_content()))
+    codes = zxingcpp.read_barcodes(image)
+    assert len(codes) == 1 and codes[0].format == zxingcpp.BarcodeFormat.QRCode
+    return codes[0].text
+
+
+def one_delegate_each(stack: Stack) -> None:
+    demo = stack.wait_ready()
+    assert set(demo["scanner_tokens"]) == {"North", "South", "East", "VIP"}
+
+    for body in DELEGATES:
+        response = requests.post(
+            f"{stack.registration}/api/v1/events/gmf2023/registrations", json=body, timeout=5
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["manage_token"]
+    again = requests.post(
+        f"{stack.registration}/api/v1/events/gmf2023/registrations", json=DELEGATES[0], timeout=5
+    )
+    assert again.status_code == 409
+
+    mails = wait_until(lambda: len(stack.mails()) >= 3 and stack.mails(), 60, "three badge mails")
+    by_address = {m["To"].addresses[0].addr_spec: m for m in mails}
+    assert set(by_address) == {d["email"] for d in DELEGATES}
+    chinese = by_address[DELEGATES[0]["email"]]
+    assert "王小明" in str(chinese["To"])
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in chinese["Subject"])
+    assert "Σίμος Ρούσσος" in str(by_address[DELEGATES[1]["email"]]["To"])
+    tokens = {address: qr_text(mail) for address, mail in by_address.items()}
+    assert len(set(tokens.values())) == 3
+
+    wait_until(lambda: stack.headcount().get("registered") == 3, 30, "checkin's replica")
+    gates = ["North", "South", "VIP"]
+    for (address, token), gate in zip(tokens.items(), gates, strict=True):
+        answer = stack.scan(token, gate)
+        assert answer["result"] == "admitted", (address, answer)
+    chinese_token = tokens[DELEGATES[0]["email"]]
+    second = stack.scan(chinese_token, "East")
+    assert second["result"] == "already_inside"
+    assert second["inside_gate"] == "North"
+    assert second["badge"]["display_name"] == "王小明"
+    position = len(chinese_token) // 2
+    swap = "A" if chinese_token[position] != "A" else "B"
+    forged = chinese_token[:position] + swap + chinese_token[position + 1 :]
+    assert stack.scan(forged, "East")["result"] == "invalid"
+
+    count = stack.headcount()
+    assert (count["registered"], count["arrived"], count["inside"]) == (3, 3, 3)
+    assert count["by_category"]["mayor"]["inside"] == 2
+    assert count["by_gate"]["VIP"]["inside"] == 1
+
+    assert stack.interrupt() == 0 or not stack.leftovers()
+    wait_until(lambda: not stack.leftovers(), 30, "every process of the stack to stop")
+
+
+def test_one_delegate_end_to_end_on_sqlite(tmp_path):
+    stack = Stack(tmp_path, {})
+    try:
+        one_delegate_each(stack)
+    finally:
+        stack.kill()
+
+
+def test_one_delegate_end_to_end_on_postgresql(tmp_path, postgres):
+    url = create_postgres_database(postgres)
+    stack = Stack(tmp_path, {"DATABASE_URL": url})
+    try:
+        one_delegate_each(stack)
+    finally:
+        stack.kill()
+        drop_postgres_database(postgres, url)
