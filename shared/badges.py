@@ -52,6 +52,10 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
 
 
+def _b32(raw: bytes) -> str:
+    return base64.b32encode(raw).decode().rstrip("=")
+
+
 def _raw_public(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
@@ -74,8 +78,12 @@ class BadgeSigner:
         self._kid = key_id(self._key.public_key())
 
     def sign(self, claim: BadgeClaim) -> str:
+        if not (0 <= claim.event_id < 2**32 and 0 <= claim.badge_id < 2**32):
+            raise ValueError(f"event and badge ids must fit 32 bits: {claim}")
+        if not 0 <= claim.version < 2**16:
+            raise ValueError(f"a badge version must fit 16 bits: {claim}")
         body = _CLAIM.pack(FORMAT, self._kid, claim.event_id, claim.badge_id, claim.version)
-        return base64.b32encode(body + self._key.sign(body)).decode().rstrip("=")
+        return _b32(body + self._key.sign(body))
 
 
 class BadgeVerifier:
@@ -83,7 +91,10 @@ class BadgeVerifier:
         keys = [Ed25519PublicKey.from_public_bytes(_unb64(k)) for k in public_keys]
         if not keys:
             raise ValueError("at least one badge verification key is needed")
-        self._keys = {key_id(k): k for k in keys}
+        # One byte of key id can be shared by two keys: keep every key under its id.
+        self._keys: dict[int, list[Ed25519PublicKey]] = {}
+        for key in keys:
+            self._keys.setdefault(key_id(key), []).append(key)
 
     def verify(self, token: str) -> BadgeClaim:
         text = token.strip().upper()
@@ -94,17 +105,20 @@ class BadgeVerifier:
         except (binascii.Error, ValueError) as exc:
             raise InvalidBadge("not a badge token") from exc
         body, signature = raw[: _CLAIM.size], raw[_CLAIM.size :]
-        if len(signature) != _SIGNATURE_BYTES:
+        # The last character carries two spare bits: only the one spelling the signer made is a
+        # badge, so a changed character is always a different, invalid token.
+        if len(signature) != _SIGNATURE_BYTES or _b32(raw) != text:
             raise InvalidBadge("not a badge token")
         fmt, kid, event_id, badge_id, version = _CLAIM.unpack(body)
-        key = self._keys.get(kid)
-        if fmt != FORMAT or key is None:
+        if fmt != FORMAT or kid not in self._keys:
             raise InvalidBadge("signed with an unknown key or format")
-        try:
-            key.verify(signature, body)
-        except InvalidSignature as exc:
-            raise InvalidBadge("signature does not verify") from exc
-        return BadgeClaim(event_id=event_id, badge_id=badge_id, version=version)
+        for key in self._keys[kid]:
+            try:
+                key.verify(signature, body)
+            except InvalidSignature:
+                continue
+            return BadgeClaim(event_id=event_id, badge_id=badge_id, version=version)
+        raise InvalidBadge("signature does not verify")
 
 
 def qr_png(token: str, box_size: int = 8) -> bytes:
@@ -140,15 +154,19 @@ def verifier_from(settings: Settings) -> BadgeVerifier:
 
 
 def ensure_keypair(keys_dir: Path) -> None:
-    """Create a key pair in `keys_dir` unless one is there (laptop default)."""
+    """Create a key pair in `keys_dir` unless one is there (laptop default). An existing
+    signing key is never replaced: every badge issued with it would stop verifying."""
     private_path, public_path = keys_dir / SIGNING_KEY_FILE, keys_dir / VERIFY_KEY_FILE
-    if private_path.exists() and public_path.exists():
-        return
     keys_dir.mkdir(parents=True, exist_ok=True)
-    private, public = generate_keypair()
-    private_path.touch(mode=0o600)
-    private_path.write_text(private + "\n")
-    public_path.write_text(public + "\n")
+    if private_path.exists():
+        private = private_path.read_text().strip()
+    else:
+        private = generate_keypair()[0]
+        private_path.touch(mode=0o600)
+        private_path.write_text(private + "\n")
+    private_path.chmod(0o600)
+    if not public_path.exists():
+        public_path.write_text(BadgeSigner(private).public_key + "\n")
 
 
 def main(argv: list[str]) -> int:

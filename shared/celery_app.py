@@ -48,6 +48,8 @@ def publisher(app: Celery) -> Publish:
             args=(envelope,),
             queue=queue_of(task_name),
             task_id=task_id,
+            # Envelopes carry names and addresses: keep them out of task events and logs.
+            argsrepr=f"<{envelope['type']} {envelope['event_id']}>",
             retry=True,
             retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.5},
         )

@@ -7,8 +7,9 @@ Every service takes a `Settings`; tests build their own with `Settings.from_env(
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 
@@ -16,7 +17,11 @@ def _sqlite_url(var_dir: Path, name: str) -> str:
     return f"sqlite:///{var_dir / f'{name}.db'}"
 
 
-@dataclass(frozen=True)
+def _without_password(url: str) -> str:
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+@dataclass(frozen=True, repr=False)
 class Settings:
     var_dir: Path
     redis_url: str
@@ -77,6 +82,17 @@ class Settings:
             relay_interval=float(env.get("RELAY_INTERVAL", "0.2")),
             log_level=env.get("LOG_LEVEL", "INFO"),
         )
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in fields(self):
+            if not f.repr:
+                continue
+            value = getattr(self, f.name)
+            if f.name.endswith("_url") and isinstance(value, str):
+                value = _without_password(value)
+            shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
 
     def but(self, **changes) -> Settings:
         """A copy with some fields changed (tests)."""

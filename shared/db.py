@@ -20,6 +20,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 TYPE_ANNOTATIONS = {datetime: DateTime(timezone=True)}
+_WRITES = "rollcall_writes"
 
 
 def utcnow() -> datetime:
@@ -47,9 +48,9 @@ def make_engine(url: str) -> Engine:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30})
 
-    # Several processes write one SQLite file: WAL lets readers go on beside a writer, and
-    # BEGIN IMMEDIATE takes the write lock up front so a transaction that reads, then writes,
-    # waits its turn instead of failing with "database is locked" half-way.
+    # Several processes write one SQLite file: WAL lets readers go on beside a writer, and a
+    # writing transaction takes the write lock at BEGIN (IMMEDIATE), so one that reads, then
+    # writes, waits its turn instead of failing with "database is locked" half-way.
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
@@ -62,13 +63,21 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        writes = connection.get_execution_options().get(_WRITES, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
 
 
-def make_sessions(engine: Engine) -> sessionmaker:
-    return sessionmaker(engine, expire_on_commit=False)
+def for_writes(engine: Engine) -> Engine:
+    """The engine for transactions that write: on SQLite they take the write lock at BEGIN."""
+    return engine.execution_options(**{_WRITES: True})
+
+
+def make_sessions(engine: Engine, *, readonly: bool = False) -> sessionmaker:
+    """Sessions for work that writes (the default), or that only reads: on SQLite a reading
+    transaction does not take the write lock, so it never holds up a writer."""
+    return sessionmaker(engine if readonly else for_writes(engine), expire_on_commit=False)
 
 
 def ping(engine: Engine) -> None:

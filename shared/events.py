@@ -12,12 +12,14 @@ from marshmallow import RAISE, Schema, fields, validate
 ENVELOPE_VERSION = 1
 
 EVENT_CREATED = "event.created"
+EVENT_UPDATED = "event.updated"
 DELEGATE_REGISTERED = "delegate.registered"
 CHECKIN_ADMITTED = "checkin.admitted"
 CHECKIN_EXITED = "checkin.exited"
 
 SUBSCRIBERS: dict[str, tuple[str, ...]] = {
     EVENT_CREATED: ("checkin.apply_registration_event",),
+    EVENT_UPDATED: ("checkin.apply_registration_event",),
     DELEGATE_REGISTERED: ("checkin.apply_registration_event", "notify.delegate_registered"),
     # Recorded in checkin's outbox as its change feed; no consumer yet.
     CHECKIN_ADMITTED: (),
@@ -55,7 +57,9 @@ class EventInfo(Schema):
     ends_on = fields.Date(required=True)
 
 
-class EventCreated(Schema):
+class EventAnnounced(Schema):
+    """`event.created` and `event.updated`: the event as it now is."""
+
     event = fields.Nested(EventInfo, required=True)
     # SHA-256 digests, never the tokens: checkin authorises organisers without registration.
     organizer_token_digests = fields.List(fields.String(), required=True)
@@ -73,7 +77,7 @@ class DelegateInfo(Schema):
     given_name = fields.String(required=True)
     family_name = fields.String(required=True)
     display_name = fields.String(required=True)
-    email = fields.String(required=True)
+    email = fields.Email(required=True)
     organisation = fields.String(required=True)
     city = fields.String(required=True)
     country = fields.String(required=True)
@@ -98,7 +102,8 @@ class Checkin(Schema):
 
 
 PAYLOADS: dict[str, type[Schema]] = {
-    EVENT_CREATED: EventCreated,
+    EVENT_CREATED: EventAnnounced,
+    EVENT_UPDATED: EventAnnounced,
     DELEGATE_REGISTERED: DelegateRegistered,
     CHECKIN_ADMITTED: Checkin,
     CHECKIN_EXITED: Checkin,

@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from shared.db import as_utc
+from shared.db import as_utc, for_writes
 from shared.events import ENVELOPE_VERSION, PAYLOADS, SUBSCRIBERS
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class Outbox:
         """
         t = self.table
         published = 0
-        with engine.begin() as connection:
+        with for_writes(engine).begin() as connection:
             rows = connection.execute(
                 select(t)
                 .where(t.c.published_at.is_(None))

@@ -23,7 +23,8 @@ VERSION_TABLE = "alembic_version_checkin"
 @dataclass
 class Resources:
     engine: Engine
-    sessions: sessionmaker
+    sessions: sessionmaker  # for work that writes
+    reads: sessionmaker  # for work that only reads
     verifier: BadgeVerifier
 
 
@@ -36,7 +37,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app, api = create_service_app(__name__, "Rollcall check-in", settings)
     engine = db.make_engine(settings.checkin_database_url)
     app.extensions["checkin"] = Resources(
-        engine=engine, sessions=db.make_sessions(engine), verifier=verifier_from(settings)
+        engine=engine,
+        sessions=db.make_sessions(engine),
+        reads=db.make_sessions(engine, readonly=True),
+        verifier=verifier_from(settings),
     )
     broker = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=1)
     app.register_blueprint(

@@ -35,7 +35,7 @@ def post_scan(data: dict):
 @blp.doc(security=_BEARER)
 def get_device():
     """The event and gate this scanner token is bound to."""
-    with resources().sessions() as session:
+    with resources().reads() as session:
         gate = access.scanner_gate(session, bearer_digest())
         return {"event": gate.event_slug, "gate": gate.name}
 
@@ -48,6 +48,6 @@ def get_device():
 @blp.doc(security=_BEARER)
 def get_headcount(slug: str):
     """Registered, arrived and inside now: in total, by gate and by category."""
-    with resources().sessions() as session:
+    with resources().reads() as session:
         event = access.organizer_event(session, bearer_digest(), slug)
         return headcount(session, event)

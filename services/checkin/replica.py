@@ -9,7 +9,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from services.checkin.models import ConsumedEvent, OrganizerGrant, ReplicaBadge, ReplicaEvent
-from shared.events import DELEGATE_REGISTERED, EVENT_CREATED
+from shared.events import DELEGATE_REGISTERED, EVENT_CREATED, EVENT_UPDATED
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ def apply(session: Session, envelope: dict, payload: dict) -> bool:
     event_id = str(envelope["event_id"])
     if session.get(ConsumedEvent, event_id) is not None:
         return False
-    if envelope["type"] == EVENT_CREATED:
+    if envelope["type"] in {EVENT_CREATED, EVENT_UPDATED}:
         _apply_event(session, payload)
     elif envelope["type"] == DELEGATE_REGISTERED:
         _apply_badge(session, payload)

@@ -22,7 +22,7 @@ blp = Blueprint("registration", __name__, url_prefix="/api/v1", description="Del
 @blp.alt_response(404, schema=ErrorBody)
 def get_event(slug: str):
     """An event's public details and the categories one can register in."""
-    with resources().sessions() as session:
+    with resources().reads() as session:
         event = usecases.event_by_slug(session, slug)
         _ = event.categories  # loaded while the session is open
         return event
@@ -50,7 +50,7 @@ def register(data: dict, slug: str):
 def get_registration(registration_id: int):
     """One registration, for its delegate (manage token) or its event's organisers."""
     token_digest = access.bearer_digest()
-    with resources().sessions() as session:
+    with resources().reads() as session:
         registration = usecases.visible_registration(session, token_digest, registration_id)
         _ = registration.event, registration.badge
         return registration

@@ -23,8 +23,12 @@ def clean_text(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).split())
 
 
+# Zero-width (non-)joiners are spelling in Persian and Indic names, not control characters.
+_JOINERS = {"\u200c", "\u200d"}
+
+
 def has_control_characters(text: str) -> bool:
-    return any(unicodedata.category(ch) in {"Cc", "Cf"} and ch != "\u200d" for ch in text)
+    return any(unicodedata.category(ch) in {"Cc", "Cf"} and ch not in _JOINERS for ch in text)
 
 
 def email_key(email: str) -> str:

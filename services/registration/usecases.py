@@ -16,7 +16,7 @@ from services.registration.models import outbox as events
 from shared import access
 from shared.badges import BadgeClaim, BadgeSigner
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
-from shared.events import DELEGATE_REGISTERED, EVENT_CREATED
+from shared.events import DELEGATE_REGISTERED, EVENT_CREATED, EVENT_UPDATED
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def create_event(session: Session, spec: EventSpec) -> tuple[Event, str]:
     token = access.new_token("organizer")
     session.add(OrganizerToken(event_id=event.id, digest=access.digest(token), label="owner"))
     session.flush()
-    _announce_event(session, event)
+    _announce_event(session, event, EVENT_CREATED)
     return event, token
 
 
@@ -71,16 +71,16 @@ def add_organizer_token(session: Session, event: Event, label: str) -> str:
     token = access.new_token("organizer")
     session.add(OrganizerToken(event_id=event.id, digest=access.digest(token), label=label))
     session.flush()
-    _announce_event(session, event)
+    _announce_event(session, event, EVENT_UPDATED)
     return token
 
 
-def _announce_event(session: Session, event: Event) -> None:
+def _announce_event(session: Session, event: Event, event_type: str) -> None:
     digests = session.scalars(
         select(OrganizerToken.digest).where(OrganizerToken.event_id == event.id)
     ).all()
     events.add(
-        session, EVENT_CREATED, {"event": event_info(event), "organizer_token_digests": digests}
+        session, event_type, {"event": event_info(event), "organizer_token_digests": digests}
     )
 
 

@@ -178,9 +178,9 @@ def one_delegate_each(stack: Stack) -> None:
 
     wait_until(lambda: stack.headcount().get("registered") == 3, 30, "checkin's replica")
     gates = ["North", "South", "VIP"]
-    for (address, token), gate in zip(tokens.items(), gates, strict=True):
-        answer = stack.scan(token, gate)
-        assert answer["result"] == "admitted", (address, answer)
+    for person, gate in zip(DELEGATES, gates, strict=True):
+        answer = stack.scan(tokens[person["email"]], gate)
+        assert answer["result"] == "admitted", (person["email"], answer)
     chinese_token = tokens[DELEGATES[0]["email"]]
     second = stack.scan(chinese_token, "East")
     assert second["result"] == "already_inside"

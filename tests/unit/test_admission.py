@@ -1,0 +1,137 @@
+"""The gate's rule: which verified badges may pass, and the line each answer shows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from services.checkin.admission import KnownBadge, Result, judge, message, revoked_reason
+from shared.badges import BadgeClaim
+
+pytestmark = pytest.mark.unit
+
+EVENT = 7
+CLAIM = BadgeClaim(event_id=EVENT, badge_id=4242, version=2)
+ACTIVE = KnownBadge(version=2, status="active")
+
+
+# --- judge -----------------------------------------------------------------------------------
+
+
+def test_good_badge_at_its_own_event_passes_to_the_presence_check():
+    assert judge(CLAIM, EVENT, ACTIVE) is None
+
+
+def test_badge_of_another_event_is_wrong_event():
+    assert judge(CLAIM, EVENT + 1, ACTIVE) is Result.WRONG_EVENT
+
+
+def test_gate_without_an_event_turns_every_badge_away_as_wrong_event():
+    assert judge(CLAIM, None, ACTIVE) is Result.WRONG_EVENT
+    assert judge(CLAIM, None, None) is Result.WRONG_EVENT
+
+
+def test_badge_the_replica_does_not_know_is_unknown():
+    assert judge(CLAIM, EVENT, None) is Result.UNKNOWN
+
+
+def test_wrong_event_is_reported_before_unknown_badge():
+    # A badge of another congress is not "not known yet": the delegate is at the wrong door.
+    assert judge(CLAIM, EVENT + 1, None) is Result.WRONG_EVENT
+
+
+def test_badge_replaced_by_a_reissue_is_revoked():
+    assert judge(CLAIM, EVENT, KnownBadge(version=3, status="active")) is Result.REVOKED
+
+
+@pytest.mark.parametrize("status", ["revoked", "cancelled"])
+def test_badge_that_is_no_longer_active_is_revoked(status):
+    assert judge(CLAIM, EVENT, KnownBadge(version=2, status=status)) is Result.REVOKED
+
+
+def test_revoked_status_wins_even_for_a_newer_version_than_the_replica_holds():
+    assert judge(CLAIM, EVENT, KnownBadge(version=1, status="revoked")) is Result.REVOKED
+
+
+def test_reissued_badge_newer_than_the_replica_passes():
+    # The signature proves registration issued it; the replica has not caught up yet.
+    assert judge(CLAIM, EVENT, KnownBadge(version=1, status="active")) is None
+
+
+def test_revoked_reason_says_replaced_for_an_old_version_and_the_status_otherwise():
+    assert "replaced" in revoked_reason(CLAIM, KnownBadge(version=3, status="active"))
+    assert revoked_reason(CLAIM, KnownBadge(version=2, status="cancelled")) == (
+        "This badge is cancelled."
+    )
+
+
+# --- message ---------------------------------------------------------------------------------
+
+
+def test_already_inside_names_the_time_in_the_events_time_zone_and_the_gate():
+    since = datetime(2023, 12, 7, 1, 2, tzinfo=UTC)
+
+    text = message(Result.ALREADY_INSIDE, gate="North", since=since, timezone="Asia/Shanghai")
+
+    assert text == "Already inside since 09:02, North gate."
+
+
+def test_already_inside_time_is_the_same_moment_whatever_zone_it_was_given_in():
+    since = datetime(2023, 12, 7, 9, 2, tzinfo=timezone(timedelta(hours=-6)))  # 15:02 UTC
+
+    text = message(Result.ALREADY_INSIDE, gate="East", since=since, timezone="America/Mexico_City")
+
+    assert text == "Already inside since 09:02, East gate."
+
+
+def test_already_inside_time_crosses_midnight_into_the_events_day():
+    since = datetime(2023, 12, 6, 23, 30, tzinfo=UTC)
+
+    text = message(Result.ALREADY_INSIDE, gate="Hall A", since=since, timezone="Asia/Shanghai")
+
+    assert text == "Already inside since 07:30, Hall A gate."
+
+
+def test_already_inside_defaults_to_utc():
+    since = datetime(2023, 12, 7, 1, 2, tzinfo=UTC)
+
+    assert message(Result.ALREADY_INSIDE, gate="North", since=since) == (
+        "Already inside since 01:02, North gate."
+    )
+
+
+def test_already_inside_without_a_time_still_says_so():
+    assert message(Result.ALREADY_INSIDE) == "Already inside."
+
+
+@pytest.mark.parametrize("result", list(Result))
+def test_every_result_has_a_message(result):
+    text = message(result)
+
+    assert isinstance(text, str)
+    assert text.strip()
+    assert text.endswith(".")
+
+
+def test_every_result_has_its_own_message():
+    texts = [message(result) for result in Result]
+
+    assert len(set(texts)) == len(texts)
+
+
+def test_revoked_message_gives_the_reason_when_there_is_one():
+    assert message(Result.REVOKED, reason="This badge is cancelled.") == "This badge is cancelled."
+    assert message(Result.REVOKED) == "This badge is no longer valid."
+
+
+# --- passes ----------------------------------------------------------------------------------
+
+
+def test_only_admitted_and_exited_pass():
+    assert {result for result in Result if result.passes} == {Result.ADMITTED, Result.EXITED}
+
+
+def test_results_are_their_wire_values():
+    assert Result("already_inside") is Result.ALREADY_INSIDE
+    assert Result.WRONG_EVENT == "wrong_event"

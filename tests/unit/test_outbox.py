@@ -1,0 +1,310 @@
+"""The transactional outbox on a real SQLite file: written with the change, relayed in order,
+held back (in order) while publishing fails."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import Engine, MetaData, insert, select
+from sqlalchemy.orm import Session
+
+from shared.db import make_engine
+from shared.events import (
+    CHECKIN_ADMITTED,
+    CHECKIN_EXITED,
+    DELEGATE_REGISTERED,
+    EVENT_CREATED,
+    SUBSCRIBERS,
+    Envelope,
+    parse,
+)
+from shared.outbox import Outbox, outbox_table
+
+pytestmark = pytest.mark.unit
+
+EVENT = {
+    "id": 7,
+    "slug": "gmf-2023",
+    "name": "Global Mayors' Forum 2023",
+    "venue": "Yuexiu International Congress Center",
+    "timezone": "Asia/Shanghai",
+    "starts_on": date(2023, 12, 7),
+    "ends_on": date(2023, 12, 9),
+}
+
+
+def event_created() -> dict:
+    return {"event": EVENT, "organizer_token_digests": ["ab" * 32]}
+
+
+def delegate_registered(delegate_id: int) -> dict:
+    return {
+        "event": EVENT,
+        "delegate": {
+            "id": delegate_id,
+            "given_name": "小明",
+            "family_name": "王",
+            "display_name": "王小明",
+            "email": f"delegate-{delegate_id}@example.org",
+            "organisation": "Guangzhou Municipal Government",
+            "city": "Guangzhou",
+            "country": "CN",
+            "category": "mayor",
+            "language": "zh",
+            "status": "registered",
+        },
+        "badge": {"id": delegate_id, "version": 1, "status": "active", "token": "A" * 122},
+    }
+
+
+def checkin_admitted(scan_id: int) -> dict:
+    return {
+        "event_id": 7,
+        "badge_id": 4242,
+        "scan_id": scan_id,
+        "gate": "North",
+        "category": "mayor",
+        "at": datetime(2023, 12, 7, 1, 2, tzinfo=UTC),
+    }
+
+
+@dataclass
+class RecordingPublish:
+    """A broker that accepts everything, except (optionally) the event of one sequence number,
+    for every task or for one."""
+
+    fail_on: int | None = None
+    fail_task: str | None = None
+    sent: list[tuple[str, int, str]] = field(default_factory=list)
+    envelopes: list[dict] = field(default_factory=list)
+
+    def __call__(self, task_name: str, envelope: dict) -> None:
+        refused_task = self.fail_task in (None, task_name)
+        if envelope["sequence"] == self.fail_on and refused_task:
+            raise ConnectionError(f"broker refused event {self.fail_on}")
+        self.sent.append((task_name, envelope["sequence"], envelope["type"]))
+        self.envelopes.append(envelope)
+
+
+@pytest.fixture
+def engine(tmp_path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'outbox.db'}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def outbox(engine) -> Outbox:
+    metadata = MetaData()
+    table = outbox_table(metadata, "test_outbox")
+    metadata.create_all(engine)
+    return Outbox(table, producer="registration")
+
+
+def add(engine: Engine, outbox: Outbox, *events: tuple[str, dict]) -> list[str]:
+    """Commit events in one transaction; returns their event ids."""
+    with Session(engine) as session, session.begin():
+        return [outbox.add(session, event_type, payload) for event_type, payload in events]
+
+
+def rows(engine: Engine, outbox: Outbox) -> list:
+    with engine.connect() as connection:
+        query = select(outbox.table).order_by(outbox.table.c.sequence)
+        return connection.execute(query).all()
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def test_event_added_in_a_committed_transaction_is_pending(engine, outbox):
+    [event_id] = add(engine, outbox, (EVENT_CREATED, event_created()))
+
+    [row] = rows(engine, outbox)
+    assert row.event_id == event_id
+    assert (row.type, row.sequence, row.attempts) == (EVENT_CREATED, 1, 0)
+    assert row.published_at is None
+    assert outbox.pending(engine) == 1
+
+
+def test_event_added_in_a_rolled_back_transaction_leaves_nothing(engine, outbox):
+    with Session(engine) as session:
+        session.begin()
+        outbox.add(session, EVENT_CREATED, event_created())
+        session.rollback()
+
+    assert rows(engine, outbox) == []
+    assert outbox.pending(engine) == 0
+
+
+def test_event_added_in_a_transaction_that_fails_leaves_nothing(engine, outbox):
+    with pytest.raises(RuntimeError), Session(engine) as session, session.begin():
+        outbox.add(session, EVENT_CREATED, event_created())
+        raise RuntimeError("the change this event announces failed")
+
+    assert rows(engine, outbox) == []
+
+
+def test_each_event_gets_its_own_id_and_the_next_sequence(engine, outbox):
+    ids = add(engine, outbox, *[(EVENT_CREATED, event_created())] * 3)
+
+    assert len(set(ids)) == 3
+    assert [row.sequence for row in rows(engine, outbox)] == [1, 2, 3]
+
+
+# --- relaying --------------------------------------------------------------------------------
+
+
+def three_kinds(engine, outbox) -> None:
+    add(
+        engine,
+        outbox,
+        (EVENT_CREATED, event_created()),
+        (DELEGATE_REGISTERED, delegate_registered(1)),
+        (DELEGATE_REGISTERED, delegate_registered(2)),
+    )
+
+
+def test_relay_publishes_in_sequence_order_to_every_subscriber(engine, outbox):
+    three_kinds(engine, outbox)
+    publish = RecordingPublish()
+
+    assert outbox.relay_once(engine, publish) == 3
+
+    assert publish.sent == [
+        ("checkin.apply_registration_event", 1, EVENT_CREATED),
+        *[(task, 2, DELEGATE_REGISTERED) for task in SUBSCRIBERS[DELEGATE_REGISTERED]],
+        *[(task, 3, DELEGATE_REGISTERED) for task in SUBSCRIBERS[DELEGATE_REGISTERED]],
+    ]
+
+
+def test_relay_marks_what_it_published_and_a_second_round_publishes_nothing(engine, outbox):
+    three_kinds(engine, outbox)
+    outbox.relay_once(engine, RecordingPublish())
+    again = RecordingPublish()
+
+    assert outbox.relay_once(engine, again) == 0
+
+    assert again.sent == []
+    assert outbox.pending(engine) == 0
+    assert all(row.published_at is not None and row.attempts == 1 for row in rows(engine, outbox))
+
+
+def test_relay_of_an_empty_outbox_publishes_nothing(engine, outbox):
+    publish = RecordingPublish()
+
+    assert outbox.relay_once(engine, publish) == 0
+    assert publish.sent == []
+
+
+def test_failed_publish_holds_back_that_event_and_every_later_one(engine, outbox):
+    add(engine, outbox, *[(DELEGATE_REGISTERED, delegate_registered(n)) for n in range(1, 5)])
+    failing = RecordingPublish(fail_on=2)
+
+    assert outbox.relay_once(engine, failing) == 1
+
+    assert {sequence for _, sequence, _ in failing.sent} == {1}
+    first, failed, *later = rows(engine, outbox)
+    assert first.published_at is not None
+    assert failed.published_at is None
+    assert failed.attempts == 1
+    assert "broker refused event 2" in failed.last_error
+    # Later events were not tried at all: they wait, untouched, behind the failed one.
+    assert [(row.published_at, row.attempts, row.last_error) for row in later] == [
+        (None, 0, None),
+        (None, 0, None),
+    ]
+    assert outbox.pending(engine) == 3
+
+
+def test_a_later_round_publishes_the_held_back_events_in_order(engine, outbox):
+    add(engine, outbox, *[(EVENT_CREATED, event_created()) for _ in range(4)])
+    outbox.relay_once(engine, RecordingPublish(fail_on=2))
+    outbox.relay_once(engine, RecordingPublish(fail_on=2))
+    recovered = RecordingPublish()
+
+    assert outbox.relay_once(engine, recovered) == 3
+
+    assert [sequence for _, sequence, _ in recovered.sent] == [2, 3, 4]
+    assert outbox.pending(engine) == 0
+    assert rows(engine, outbox)[1].attempts == 3  # two failures, then the success
+
+
+def test_event_refused_by_one_subscriber_goes_again_to_all_of_them(engine, outbox):
+    # At least once: the subscriber that had accepted it gets it again, and dedupes on the id.
+    add(engine, outbox, (DELEGATE_REGISTERED, delegate_registered(1)))
+    first, second = SUBSCRIBERS[DELEGATE_REGISTERED]
+    partly = RecordingPublish(fail_on=1, fail_task=second)
+
+    assert outbox.relay_once(engine, partly) == 0
+    again = RecordingPublish()
+    assert outbox.relay_once(engine, again) == 1
+
+    assert partly.sent == [(first, 1, DELEGATE_REGISTERED)]
+    assert again.sent == [(first, 1, DELEGATE_REGISTERED), (second, 1, DELEGATE_REGISTERED)]
+    assert partly.envelopes[0]["event_id"] == again.envelopes[0]["event_id"]
+
+
+def test_event_type_without_subscribers_is_marked_published(engine, outbox):
+    assert SUBSCRIBERS[CHECKIN_ADMITTED] == ()
+    add(engine, outbox, (CHECKIN_ADMITTED, checkin_admitted(1)), (EVENT_CREATED, event_created()))
+    publish = RecordingPublish()
+
+    assert outbox.relay_once(engine, publish) == 2
+
+    assert publish.sent == [("checkin.apply_registration_event", 2, EVENT_CREATED)]
+    assert outbox.pending(engine) == 0
+
+
+def test_relay_takes_at_most_one_batch_a_round(engine, outbox):
+    add(engine, outbox, *[(CHECKIN_EXITED, checkin_admitted(n)) for n in range(5)])
+
+    assert outbox.relay_once(engine, RecordingPublish(), batch=2) == 2
+    assert outbox.pending(engine) == 3
+
+
+# --- the envelope ----------------------------------------------------------------------------
+
+
+def test_published_envelope_loads_with_the_envelope_schema(engine, outbox):
+    [event_id] = add(engine, outbox, (DELEGATE_REGISTERED, delegate_registered(1)))
+    publish = RecordingPublish()
+    outbox.relay_once(engine, publish)
+
+    loaded = Envelope().load(publish.envelopes[0])
+
+    assert loaded["event_id"] == uuid.UUID(event_id)
+    assert loaded["producer"] == "registration"
+    assert loaded["sequence"] == 1
+    assert loaded["occurred_at"].tzinfo is not None
+    assert loaded["occurred_at"].utcoffset().total_seconds() == 0
+
+
+def test_envelope_payload_parses_back_to_what_was_added(engine, outbox):
+    add(engine, outbox, (CHECKIN_ADMITTED, checkin_admitted(9)))
+    [row] = rows(engine, outbox)
+
+    _, payload = parse(outbox.envelope(row))
+
+    assert payload == checkin_admitted(9)
+
+
+def test_envelope_of_a_row_with_a_naive_time_is_given_utc(engine, outbox):
+    # SQLite hands back naive datetimes; every one written here is UTC.
+    with engine.begin() as connection:
+        connection.execute(
+            insert(outbox.table).values(
+                event_id=str(uuid.uuid4()),
+                type=EVENT_CREATED,
+                version=1,
+                occurred_at=datetime(2023, 12, 1, 9, 0),
+                payload={},
+                attempts=0,
+            )
+        )
+    [row] = rows(engine, outbox)
+
+    assert outbox.envelope(row)["occurred_at"] == "2023-12-01T09:00:00+00:00"
