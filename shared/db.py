@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -80,9 +81,22 @@ def make_sessions(engine: Engine, *, readonly: bool = False) -> sessionmaker:
     return sessionmaker(engine if readonly else for_writes(engine), expire_on_commit=False)
 
 
-def ping(engine: Engine) -> None:
-    with engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
+@dataclass(frozen=True)
+class Database:
+    """A service's database: its engine, and sessions for writing and for reading."""
+
+    engine: Engine
+    sessions: sessionmaker
+    reads: sessionmaker
+
+    @classmethod
+    def at(cls, url: str) -> Database:
+        engine = make_engine(url)
+        return cls(engine, make_sessions(engine), make_sessions(engine, readonly=True))
+
+    def ping(self) -> None:
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
 
 
 def alembic_config(url: str, migrations: Path, version_table: str) -> Config:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import redis
 from flask import Blueprint, Flask, request
 
 from shared.config import Settings
+from shared.db import Database
 from shared.errors import RollcallApi, Unsupported
 
 Check = Callable[[], None]
@@ -21,7 +23,10 @@ _SECURITY_HEADERS = {
 }
 
 
-def create_service_app(name: str, title: str, settings: Settings) -> tuple[Flask, RollcallApi]:
+def create_service_app(
+    name: str, title: str, settings: Settings, database: Database
+) -> tuple[Flask, RollcallApi]:
+    """A Flask app with its flask-smorest Api, JSON errors, limits, headers and /healthz."""
     app = Flask(name)
     app.config.update(
         SETTINGS=settings,
@@ -52,6 +57,8 @@ def create_service_app(name: str, title: str, settings: Settings) -> tuple[Flask
             response.headers.setdefault(header, value)
         return response
 
+    broker = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=1)
+    app.register_blueprint(health_blueprint({"database": database.ping, "redis": broker.ping}))
     return app, api
 
 

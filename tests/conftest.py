@@ -13,6 +13,7 @@ from psycopg import sql
 
 from shared.badges import generate_keypair
 from shared.config import Settings
+from shared.db import Database
 from tests.support.processes import start_redis, stop_process
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -117,6 +118,5 @@ def build_app():
     yield build
     for app in apps:
         for resources in app.extensions.values():
-            engine = getattr(resources, "engine", None)
-            if engine is not None:
-                engine.dispose()
+            if isinstance(getattr(resources, "db", None), Database):
+                resources.db.engine.dispose()

@@ -6,25 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import redis
 from flask import Flask, current_app
-from sqlalchemy import Engine
-from sqlalchemy.orm import sessionmaker
 
 from shared import db
 from shared.badges import BadgeVerifier, verifier_from
 from shared.config import Settings
-from shared.web import create_service_app, health_blueprint
+from shared.web import create_service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "alembic_version_checkin"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Resources:
-    engine: Engine
-    sessions: sessionmaker  # for work that writes
-    reads: sessionmaker  # for work that only reads
+    db: db.Database
     verifier: BadgeVerifier
 
 
@@ -34,18 +29,9 @@ def migrate(settings: Settings) -> None:
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    app, api = create_service_app(__name__, "Rollcall check-in", settings)
-    engine = db.make_engine(settings.checkin_database_url)
-    app.extensions["checkin"] = Resources(
-        engine=engine,
-        sessions=db.make_sessions(engine),
-        reads=db.make_sessions(engine, readonly=True),
-        verifier=verifier_from(settings),
-    )
-    broker = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=1)
-    app.register_blueprint(
-        health_blueprint({"database": lambda: db.ping(engine), "redis": broker.ping})
-    )
+    database = db.Database.at(settings.checkin_database_url)
+    app, api = create_service_app(__name__, "Rollcall check-in", settings, database)
+    app.extensions["checkin"] = Resources(database, verifier_from(settings))
 
     from services.checkin.api import blp
 

@@ -24,7 +24,7 @@ def post_scan(data: dict):
     """Scan a badge at this scanner's gate. Every scan gets an answer (`result`) and is logged;
     `passes` says green or red. An admission is durable before it is answered."""
     r = resources()
-    with r.sessions.begin() as session:
+    with r.db.sessions.begin() as session:
         gate = access.scanner_gate(session, bearer_digest())
         return scanning.scan(session, r.verifier, gate, data["token"], data["direction"])
 
@@ -35,7 +35,7 @@ def post_scan(data: dict):
 @blp.doc(security=_BEARER)
 def get_device():
     """The event and gate this scanner token is bound to."""
-    with resources().reads() as session:
+    with resources().db.reads() as session:
         gate = access.scanner_gate(session, bearer_digest())
         return {"event": gate.event_slug, "gate": gate.name}
 
@@ -48,6 +48,6 @@ def get_device():
 @blp.doc(security=_BEARER)
 def get_headcount(slug: str):
     """Registered, arrived and inside now: in total, by gate and by category."""
-    with resources().reads() as session:
+    with resources().db.reads() as session:
         event = access.organizer_event(session, bearer_digest(), slug)
         return headcount(session, event)

@@ -22,7 +22,7 @@ blp = Blueprint("registration", __name__, url_prefix="/api/v1", description="Del
 @blp.alt_response(404, schema=ErrorBody)
 def get_event(slug: str):
     """An event's public details and the categories one can register in."""
-    with resources().reads() as session:
+    with resources().db.reads() as session:
         event = usecases.event_by_slug(session, slug)
         _ = event.categories  # loaded while the session is open
         return event
@@ -38,7 +38,7 @@ def register(data: dict, slug: str):
     """Register a delegate: stores the registration, issues the badge, and answers with the
     manage token (shown once). The badge arrives by e-mail."""
     r = resources()
-    with r.sessions.begin() as session:
+    with r.db.sessions.begin() as session:
         return usecases.register_delegate(session, r.signer, slug, data)
 
 
@@ -50,7 +50,7 @@ def register(data: dict, slug: str):
 def get_registration(registration_id: int):
     """One registration, for its delegate (manage token) or its event's organisers."""
     token_digest = access.bearer_digest()
-    with resources().reads() as session:
+    with resources().db.reads() as session:
         registration = usecases.visible_registration(session, token_digest, registration_id)
         _ = registration.event, registration.badge
         return registration

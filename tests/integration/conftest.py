@@ -30,9 +30,9 @@ class Forum:
     def replicate(self) -> int:
         """Publish registration's pending events and apply checkin's share to the replica."""
         batch: list[tuple[str, dict]] = []
-        engine = self.registration.application.extensions["registration"].engine
+        engine = self.registration.application.extensions["registration"].db.engine
         registration_outbox.relay_once(engine, lambda task, env: batch.append((task, env)))
-        sessions = self.checkin.application.extensions["checkin"].sessions
+        sessions = self.checkin.application.extensions["checkin"].db.sessions
         for task, envelope in batch:
             if queue_of(task) == "checkin":
                 with sessions.begin() as session:

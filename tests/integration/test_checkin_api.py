@@ -77,7 +77,7 @@ def test_a_badge_of_another_event_is_wrong_event(forum, settings):
 
 
 def test_a_superseded_or_revoked_badge_is_revoked_with_a_reason(forum, badge):
-    sessions = forum.checkin.application.extensions["checkin"].sessions
+    sessions = forum.checkin.application.extensions["checkin"].db.sessions
     with sessions.begin() as session:
         session.execute(update(ReplicaBadge).values(version=2))
     answer = forum.scan(badge)
@@ -105,7 +105,7 @@ def test_every_scan_is_logged_and_admissions_are_announced(forum, badge):
     forum.scan(badge)
     forum.scan("garbage")
 
-    sessions = forum.checkin.application.extensions["checkin"].sessions
+    sessions = forum.checkin.application.extensions["checkin"].db.sessions
     with sessions() as session:
         results = session.scalars(select(Scan.result).order_by(Scan.id)).all()
         announced = session.execute(
@@ -209,7 +209,7 @@ def test_malformed_scans_name_the_bad_field(forum, body, status):
 
 def test_replaying_registration_events_changes_nothing(forum, badge):
     forum.scan(badge)
-    sessions = forum.checkin.application.extensions["checkin"].sessions
+    sessions = forum.checkin.application.extensions["checkin"].db.sessions
     from services.checkin import replica
     from shared.events import parse
 

@@ -7,7 +7,6 @@ import io
 import logging
 import os
 import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import timedelta
@@ -24,11 +23,11 @@ from services.notify import migrate
 from services.notify.delivery import idempotency_key
 from services.notify.messages import BADGE_MAIL, message_id
 from services.notify.models import FAILED, SENT, Notification
-from shared.badges import BadgeClaim, BadgeSigner, generate_keypair
 from shared.celery_app import create_celery, publisher
 from shared.config import Settings
 from shared.db import make_engine, make_sessions, utcnow
 from tests.conftest import create_postgres_database, drop_postgres_database
+from tests.support.factories import event_info, registered_envelope
 from tests.support.processes import (
     ROOT,
     free_port,
@@ -41,51 +40,7 @@ from tests.support.processes import (
 pytestmark = pytest.mark.integration
 
 MAIL_DOMAIN = "rollcall.test"
-SIGNER = BadgeSigner(generate_keypair()[0])
 TASK = "notify.delegate_registered"
-
-
-def registered_envelope(language="en", display_name="Clara Brugada", badge_id=None) -> dict:
-    """A `delegate.registered` envelope as registration's relay sends it, with a real token."""
-    badge_id = badge_id or uuid.uuid4().int % 1_000_000
-    return {
-        "event_id": str(uuid.uuid4()),
-        "type": "delegate.registered",
-        "producer": "registration",
-        "sequence": badge_id,
-        "occurred_at": utcnow().isoformat(),
-        "version": 1,
-        "payload": {
-            "event": {
-                "id": 7,
-                "slug": "gmf-2023",
-                "name": "Global Mayors' Forum 2023",
-                "venue": "Yuexiu International Congress Center",
-                "timezone": "Asia/Shanghai",
-                "starts_on": "2023-12-07",
-                "ends_on": "2023-12-09",
-            },
-            "delegate": {
-                "id": badge_id,
-                "given_name": "Clara",
-                "family_name": "Brugada",
-                "display_name": display_name,
-                "email": f"delegate-{badge_id}@example.org",
-                "organisation": "Iztapalapa",
-                "city": "Iztapalapa",
-                "country": "MX",
-                "category": "mayor",
-                "language": language,
-                "status": "registered",
-            },
-            "badge": {
-                "id": badge_id,
-                "version": 1,
-                "status": "active",
-                "token": SIGNER.sign(BadgeClaim(event_id=7, badge_id=badge_id, version=1)),
-            },
-        },
-    }
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -179,7 +134,11 @@ def decoded_attachment(mail) -> str:
 
 def test_a_registration_mails_the_badge_once_even_when_the_event_is_delivered_twice(stack, caplog):
     caplog.set_level(logging.INFO, logger="rollcall.smtp_sink")
-    envelope = registered_envelope("zh", display_name="Σίμος Ρούσσος 张伟")
+    envelope = registered_envelope(
+        language="zh",
+        display_name="Σίμος Ρούσσος 张伟",
+        event=event_info(name="Global Mayors' Forum 2023"),
+    )
     badge = envelope["payload"]["badge"]
 
     stack.publish(TASK, envelope)
@@ -193,7 +152,7 @@ def test_a_registration_mails_the_badge_once_even_when_the_event_is_delivered_tw
     # The same event again (a relay retry, a redelivery), then a different one behind it:
     # the solo worker takes tasks in order, so once the second mail is here the repeat is done.
     stack.publish(TASK, envelope)
-    barrier = registered_envelope("en")
+    barrier = registered_envelope(language="en")
     stack.publish(TASK, barrier)
     wait_for_mail(stack, barrier)
 
@@ -207,7 +166,7 @@ def test_a_registration_mails_the_badge_once_even_when_the_event_is_delivered_tw
 
 
 def test_a_badge_mail_that_meets_a_closed_smtp_server_arrives_once_the_server_is_back(stack):
-    envelope = registered_envelope("en", display_name="José Ángel Núñez")
+    envelope = registered_envelope(language="en", display_name="José Ángel Núñez")
     stack.sink.stop()
     try:
         stack.publish(TASK, envelope)
@@ -229,7 +188,7 @@ def test_a_badge_mail_that_meets_a_closed_smtp_server_arrives_once_the_server_is
 
 
 def test_the_redrive_job_sends_a_notification_that_was_left_failed(stack):
-    envelope = registered_envelope("en", display_name="Zoë Ångström")
+    envelope = registered_envelope(language="en", display_name="Zoë Ångström")
     long_ago = utcnow() - timedelta(minutes=30)
     with stack.sessions.begin() as session:
         session.add(

@@ -53,7 +53,7 @@ def test_registration_and_its_event_are_written_in_one_transaction(forum):
 
 
 def test_a_rejected_registration_leaves_no_event_behind(forum):
-    engine = forum.registration.application.extensions["registration"].engine
+    engine = forum.registration.application.extensions["registration"].db.engine
     before = outbox.pending(engine)
     email = delegate()["email"]
     forum.register(email=email)

@@ -114,7 +114,7 @@ def test_what_registration_writes_reaches_the_replica_through_relay_and_worker(
         grants = count(checkin_db, OrganizerGrant)
     assert {r["display_name"] for r in registered} == names
     assert grants == 1
-    engine = registration_app.extensions["registration"].engine
+    engine = registration_app.extensions["registration"].db.engine
     wait_until(lambda: outbox.pending(engine) == 0, 10, "the outbox to drain")
 
 
@@ -122,7 +122,7 @@ def test_a_redelivered_event_is_applied_once(settings, registration_app, process
     processes.checkin_worker()
     register(registration_app)
     sent: list[dict] = []
-    engine = registration_app.extensions["registration"].engine
+    engine = registration_app.extensions["registration"].db.engine
     app = create_celery("test-publisher", settings)
     publish = publisher(app)
 
@@ -153,7 +153,7 @@ def test_events_wait_in_the_outbox_while_redis_is_down_and_flow_when_it_returns(
     processes.settings = settings
     _relay, relay_log = processes.relay()
     register(registration_app, given_name="Zhang", family_name="Wei")
-    engine = registration_app.extensions["registration"].engine
+    engine = registration_app.extensions["registration"].db.engine
 
     wait_until(lambda: "waiting" in relay_log.read_text(), 30, "the relay to notice Redis is away")
     assert outbox.pending(engine) >= 1

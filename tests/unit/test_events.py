@@ -18,34 +18,19 @@ from shared.events import (
     parse,
     queue_of,
 )
+from tests.support import factories
+from tests.support.factories import checkin, event_announced, event_info
 
 pytestmark = pytest.mark.unit
 
-EVENT = {
-    "id": 7,
-    "slug": "gmf-2023",
-    "name": "Global Mayors' Forum 2023",
-    "venue": "Yuexiu International Congress Center",
-    "timezone": "Asia/Shanghai",
-    "starts_on": "2023-12-07",
-    "ends_on": "2023-12-09",
-}
 SUBSCRIBER_TASKS = sorted({task for tasks in SUBSCRIBERS.values() for task in tasks})
 
 
 def envelope(event_type: str = EVENT_CREATED, payload: dict | None = None, **changes) -> dict:
-    body = {
-        "event_id": str(uuid.uuid4()),
-        "type": event_type,
-        "producer": "registration",
-        "sequence": 1,
-        "occurred_at": "2023-12-01T09:00:00+00:00",
-        "version": 1,
-        "payload": payload
-        if payload is not None
-        else {"event": EVENT, "organizer_token_digests": []},
-    }
-    body.update(changes)
+    """An envelope (of an `event.created` unless told); a change to None drops that key."""
+    if payload is None:
+        payload = event_announced()
+    body = factories.envelope(event_type, payload, **changes)
     return {key: value for key, value in body.items() if value is not None}
 
 
@@ -60,7 +45,7 @@ def errors_of(body: dict, load=None) -> dict:
 
 
 def test_valid_envelope_loads():
-    body = envelope()
+    body = envelope(sequence=1, occurred_at="2023-12-01T09:00:00+00:00")
 
     loaded = Envelope().load(body)
 
@@ -105,7 +90,9 @@ def test_envelope_with_a_malformed_event_id_is_rejected():
 
 
 def test_parse_returns_the_loaded_envelope_and_payload():
-    loaded, payload = parse(envelope())
+    event = event_info(slug="gmf-2023", starts_on="2023-12-07")
+
+    loaded, payload = parse(envelope(payload=event_announced(event=event)))
 
     assert loaded["type"] == EVENT_CREATED
     assert payload["event"]["slug"] == "gmf-2023"
@@ -113,7 +100,7 @@ def test_parse_returns_the_loaded_envelope_and_payload():
 
 
 def test_parse_rejects_a_payload_that_does_not_fit_its_type():
-    errors = errors_of(envelope(payload={"event": {**EVENT, "id": "seven"}}), load=parse)
+    errors = errors_of(envelope(payload={"event": event_info(id="seven")}), load=parse)
 
     assert "event" in errors
     assert "organizer_token_digests" in errors
@@ -124,22 +111,15 @@ def test_parse_rejects_a_payload_of_another_type():
 
 
 def test_parse_rejects_unknown_keys_in_the_payload():
-    payload = {"event": EVENT, "organizer_token_digests": [], "secret": "x"}
+    payload = event_announced(secret="x")
 
     assert "secret" in errors_of(envelope(payload=payload), load=parse)
 
 
 def test_parse_rejects_a_checkin_with_a_naive_time():
-    checkin = {
-        "event_id": 7,
-        "badge_id": 4242,
-        "scan_id": 1,
-        "gate": "North",
-        "category": "mayor",
-        "at": "2023-12-07T09:02:00",
-    }
+    naive = checkin(at="2023-12-07T09:02:00")
 
-    assert "at" in errors_of(envelope(CHECKIN_ADMITTED, payload=checkin), load=parse)
+    assert "at" in errors_of(envelope(CHECKIN_ADMITTED, payload=naive), load=parse)
 
 
 def test_every_event_type_has_a_payload_schema():

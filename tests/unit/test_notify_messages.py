@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import smtplib
-import uuid
 from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 
@@ -21,58 +20,18 @@ from services.notify.messages import (
     language_of,
     message_id,
 )
-from shared.badges import BadgeClaim, BadgeSigner, generate_keypair
 from shared.events import parse
+from tests.support.factories import event_info, registered_envelope
 
 pytestmark = pytest.mark.unit
 
 MAIL_FROM = "Rollcall <badges@rollcall.example>"
-SIGNER = BadgeSigner(generate_keypair()[0])
 NOW = datetime(2023, 12, 1, 9, 30, tzinfo=UTC)
 
 
-def registered(language="en", display_name="Clara Brugada", email="clara@example.org", **badge):
+def registered(**options):
     """A `delegate.registered` payload as subscribers load it, through the real schemas."""
-    badge_id = badge.get("id", 4242)
-    envelope = {
-        "event_id": str(uuid.uuid4()),
-        "type": "delegate.registered",
-        "producer": "registration",
-        "sequence": 1,
-        "occurred_at": "2023-12-01T09:00:00+00:00",
-        "version": 1,
-        "payload": {
-            "event": {
-                "id": 7,
-                "slug": "gmf-2023",
-                "name": "Global Mayors' Forum 2023",
-                "venue": "Yuexiu International Congress Center",
-                "timezone": "Asia/Shanghai",
-                "starts_on": "2023-12-07",
-                "ends_on": "2023-12-09",
-            },
-            "delegate": {
-                "id": 1,
-                "given_name": "Clara",
-                "family_name": "Brugada",
-                "display_name": display_name,
-                "email": email,
-                "organisation": "Iztapalapa",
-                "city": "Iztapalapa",
-                "country": "MX",
-                "category": "mayor",
-                "language": language,
-                "status": "registered",
-            },
-            "badge": {
-                "id": badge_id,
-                "version": 1,
-                "status": "active",
-                "token": SIGNER.sign(BadgeClaim(event_id=7, badge_id=badge_id, version=1)),
-            },
-        },
-    }
-    return parse(envelope)[1]
+    return parse(registered_envelope(**options))[1]
 
 
 def build(payload, key="event-1/badge-mail"):
@@ -91,7 +50,13 @@ def text_and_html(message):
 
 
 def test_english_delegate_gets_an_english_mail_with_dates_and_venue():
-    mail = received(build(registered("en")))
+    event = event_info(
+        name="Global Mayors' Forum 2023",
+        venue="Yuexiu International Congress Center",
+        starts_on="2023-12-07",
+        ends_on="2023-12-09",
+    )
+    mail = received(build(registered(language="en", display_name="Clara Brugada", event=event)))
 
     assert mail["Subject"] == "Your badge for Global Mayors' Forum 2023"
     assert mail["Content-Language"] == "en"
@@ -104,7 +69,10 @@ def test_english_delegate_gets_an_english_mail_with_dates_and_venue():
 
 
 def test_chinese_delegate_gets_a_simplified_chinese_mail():
-    mail = received(build(registered("zh", display_name="张伟")))
+    event = event_info(
+        name="Global Mayors' Forum 2023", starts_on="2023-12-07", ends_on="2023-12-09"
+    )
+    mail = received(build(registered(language="zh", display_name="张伟", event=event)))
 
     assert mail["Subject"] == "您的Global Mayors' Forum 2023参会证件"
     assert mail["Content-Language"] == "zh-Hans"
@@ -129,7 +97,9 @@ def test_chinese_delegate_gets_a_simplified_chinese_mail():
 )
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_names_in_any_script_survive_in_headers_and_both_bodies(name, language):
-    mail = received(build(registered(language, display_name=name, email="delegate@example.org")))
+    mail = received(
+        build(registered(language=language, display_name=name, email="delegate@example.org"))
+    )
 
     (to,) = mail["To"].addresses
     assert (to.display_name, to.addr_spec) == (name, "delegate@example.org")
@@ -156,7 +126,7 @@ def test_a_line_break_in_a_name_is_refused_rather_than_put_in_a_header(name):
 
 
 def test_the_attached_png_decodes_to_the_badge_token():
-    payload = registered(id=31337)
+    payload = registered(badge_id=31337)
     mail = received(build(payload))
 
     (attachment,) = list(mail.iter_attachments())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import datetime
 
 import pytest
 from sqlalchemy import Engine, MetaData, insert, select
@@ -19,57 +19,30 @@ from shared.events import (
     DELEGATE_REGISTERED,
     EVENT_CREATED,
     SUBSCRIBERS,
+    Checkin,
+    DelegateRegistered,
     Envelope,
+    EventAnnounced,
     parse,
 )
 from shared.outbox import Outbox, outbox_table
+from tests.support.factories import checkin, event_announced, registered_envelope
 
 pytestmark = pytest.mark.unit
 
-EVENT = {
-    "id": 7,
-    "slug": "gmf-2023",
-    "name": "Global Mayors' Forum 2023",
-    "venue": "Yuexiu International Congress Center",
-    "timezone": "Asia/Shanghai",
-    "starts_on": date(2023, 12, 7),
-    "ends_on": date(2023, 12, 9),
-}
+# The outbox takes payloads as the change made them: loaded values (dates, datetimes).
 
 
 def event_created() -> dict:
-    return {"event": EVENT, "organizer_token_digests": ["ab" * 32]}
+    return EventAnnounced().load(event_announced())
 
 
-def delegate_registered(delegate_id: int) -> dict:
-    return {
-        "event": EVENT,
-        "delegate": {
-            "id": delegate_id,
-            "given_name": "小明",
-            "family_name": "王",
-            "display_name": "王小明",
-            "email": f"delegate-{delegate_id}@example.org",
-            "organisation": "Guangzhou Municipal Government",
-            "city": "Guangzhou",
-            "country": "CN",
-            "category": "mayor",
-            "language": "zh",
-            "status": "registered",
-        },
-        "badge": {"id": delegate_id, "version": 1, "status": "active", "token": "A" * 122},
-    }
+def delegate_registered() -> dict:
+    return DelegateRegistered().load(registered_envelope()["payload"])
 
 
-def checkin_admitted(scan_id: int) -> dict:
-    return {
-        "event_id": 7,
-        "badge_id": 4242,
-        "scan_id": scan_id,
-        "gate": "North",
-        "category": "mayor",
-        "at": datetime(2023, 12, 7, 1, 2, tzinfo=UTC),
-    }
+def checkin_admitted() -> dict:
+    return Checkin().load(checkin())
 
 
 @dataclass
@@ -163,8 +136,8 @@ def three_kinds(engine, outbox) -> None:
         engine,
         outbox,
         (EVENT_CREATED, event_created()),
-        (DELEGATE_REGISTERED, delegate_registered(1)),
-        (DELEGATE_REGISTERED, delegate_registered(2)),
+        (DELEGATE_REGISTERED, delegate_registered()),
+        (DELEGATE_REGISTERED, delegate_registered()),
     )
 
 
@@ -201,7 +174,7 @@ def test_relay_of_an_empty_outbox_publishes_nothing(engine, outbox):
 
 
 def test_failed_publish_holds_back_that_event_and_every_later_one(engine, outbox):
-    add(engine, outbox, *[(DELEGATE_REGISTERED, delegate_registered(n)) for n in range(1, 5)])
+    add(engine, outbox, *[(DELEGATE_REGISTERED, delegate_registered()) for _ in range(4)])
     failing = RecordingPublish(fail_on=2)
 
     assert outbox.relay_once(engine, failing) == 1
@@ -235,7 +208,7 @@ def test_a_later_round_publishes_the_held_back_events_in_order(engine, outbox):
 
 def test_event_refused_by_one_subscriber_goes_again_to_all_of_them(engine, outbox):
     # At least once: the subscriber that had accepted it gets it again, and dedupes on the id.
-    add(engine, outbox, (DELEGATE_REGISTERED, delegate_registered(1)))
+    add(engine, outbox, (DELEGATE_REGISTERED, delegate_registered()))
     first, second = SUBSCRIBERS[DELEGATE_REGISTERED]
     partly = RecordingPublish(fail_on=1, fail_task=second)
 
@@ -250,7 +223,7 @@ def test_event_refused_by_one_subscriber_goes_again_to_all_of_them(engine, outbo
 
 def test_event_type_without_subscribers_is_marked_published(engine, outbox):
     assert SUBSCRIBERS[CHECKIN_ADMITTED] == ()
-    add(engine, outbox, (CHECKIN_ADMITTED, checkin_admitted(1)), (EVENT_CREATED, event_created()))
+    add(engine, outbox, (CHECKIN_ADMITTED, checkin_admitted()), (EVENT_CREATED, event_created()))
     publish = RecordingPublish()
 
     assert outbox.relay_once(engine, publish) == 2
@@ -260,7 +233,7 @@ def test_event_type_without_subscribers_is_marked_published(engine, outbox):
 
 
 def test_relay_takes_at_most_one_batch_a_round(engine, outbox):
-    add(engine, outbox, *[(CHECKIN_EXITED, checkin_admitted(n)) for n in range(5)])
+    add(engine, outbox, *[(CHECKIN_EXITED, checkin_admitted()) for _ in range(5)])
 
     assert outbox.relay_once(engine, RecordingPublish(), batch=2) == 2
     assert outbox.pending(engine) == 3
@@ -270,7 +243,7 @@ def test_relay_takes_at_most_one_batch_a_round(engine, outbox):
 
 
 def test_published_envelope_loads_with_the_envelope_schema(engine, outbox):
-    [event_id] = add(engine, outbox, (DELEGATE_REGISTERED, delegate_registered(1)))
+    [event_id] = add(engine, outbox, (DELEGATE_REGISTERED, delegate_registered()))
     publish = RecordingPublish()
     outbox.relay_once(engine, publish)
 
@@ -284,12 +257,13 @@ def test_published_envelope_loads_with_the_envelope_schema(engine, outbox):
 
 
 def test_envelope_payload_parses_back_to_what_was_added(engine, outbox):
-    add(engine, outbox, (CHECKIN_ADMITTED, checkin_admitted(9)))
+    added = checkin_admitted()
+    add(engine, outbox, (CHECKIN_ADMITTED, added))
     [row] = rows(engine, outbox)
 
     _, payload = parse(outbox.envelope(row))
 
-    assert payload == checkin_admitted(9)
+    assert payload == added
 
 
 def test_envelope_of_a_row_with_a_naive_time_is_given_utc(engine, outbox):
