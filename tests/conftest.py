@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -64,16 +66,26 @@ def drop_postgres_database(admin_url: str, url: str) -> None:
         )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path) -> Iterator[str]:
-    """One database for all three services (their tables do not overlap), of each kind."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'rollcall.db'}"
+@contextmanager
+def fresh_database(kind: str, directory: Path, request) -> Iterator[str]:
+    """The URL of a new, empty database: a SQLite file in `directory`, or a database of its
+    own on the PostgreSQL server (dropped afterwards)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'rollcall.db'}"
         return
     admin = request.getfixturevalue("postgres")
     url = create_postgres_database(admin)
-    yield url
-    drop_postgres_database(admin, url)
+    try:
+        yield url
+    finally:
+        drop_postgres_database(admin, url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> Iterator[str]:
+    """One database for all three services (their tables do not overlap), of each kind."""
+    with fresh_database(request.param, tmp_path, request) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

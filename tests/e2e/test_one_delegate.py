@@ -19,7 +19,7 @@ import requests
 import zxingcpp
 from PIL import Image
 
-from tests.conftest import create_postgres_database, drop_postgres_database
+from tests.conftest import fresh_database
 from tests.support.processes import free_port, start_process, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -200,19 +200,12 @@ def one_delegate_each(stack: Stack) -> None:
     wait_until(lambda: not stack.leftovers(), 30, "every process of the stack to stop")
 
 
-def test_one_delegate_end_to_end_on_sqlite(tmp_path):
-    stack = Stack(tmp_path, {})
-    try:
-        one_delegate_each(stack)
-    finally:
-        stack.kill()
-
-
-def test_one_delegate_end_to_end_on_postgresql(tmp_path, postgres):
-    url = create_postgres_database(postgres)
-    stack = Stack(tmp_path, {"DATABASE_URL": url})
-    try:
-        one_delegate_each(stack)
-    finally:
-        stack.kill()
-        drop_postgres_database(postgres, url)
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_one_delegate_end_to_end(tmp_path, request, database):
+    with fresh_database(database, tmp_path, request) as url:
+        # On SQLite each service keeps its own file under VAR_DIR, as `make run` does.
+        stack = Stack(tmp_path, {"DATABASE_URL": url} if database == "postgresql" else {})
+        try:
+            one_delegate_each(stack)
+        finally:
+            stack.kill()

@@ -26,7 +26,7 @@ from services.notify.models import FAILED, SENT, Notification
 from shared.celery_app import create_celery, publisher
 from shared.config import Settings
 from shared.db import make_engine, make_sessions, utcnow
-from tests.conftest import create_postgres_database, drop_postgres_database
+from tests.conftest import fresh_database
 from tests.support.factories import event_info, registered_envelope
 from tests.support.processes import (
     ROOT,
@@ -46,13 +46,8 @@ TASK = "notify.delegate_registered"
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def notify_database(request, tmp_path_factory) -> Iterator[str]:
     """A fresh database of each kind for this module (PostgreSQL as the root conftest finds it)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('notify-db') / 'notify.db'}"
-        return
-    admin = request.getfixturevalue("postgres")
-    url = create_postgres_database(admin)
-    yield url
-    drop_postgres_database(admin, url)
+    with fresh_database(request.param, tmp_path_factory.mktemp("notify-db"), request) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
