@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import redis
@@ -17,6 +19,7 @@ from shared.badges import ensure_keypair
 from shared.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
+READY_TIMEOUT = 120
 
 
 def run_stack() -> int:
@@ -39,31 +42,41 @@ def run_stack() -> int:
             ensure_keypair(settings.keys_dir)
         for service in (registration, checkin, notify):
             service.migrate(settings)
-        _announce(demo.seed(settings), settings)
-        honcho = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "honcho",
-                "start",
-                "-f",
-                str(ROOT / "Procfile"),
-                "-d",
-                str(ROOT),
-            ],
-            env=env,
-        )
-        return _wait(honcho)
+        credentials = demo.seed(settings)
+        procfile = ["-f", str(ROOT / "Procfile"), "-d", str(ROOT)]
+        honcho = subprocess.Popen([sys.executable, "-m", "honcho", "start", *procfile], env=env)
+        return _wait(honcho, settings, lambda: _announce(credentials, settings))
     finally:
         if redis_process is not None:
             processes.stop_process(redis_process)
 
 
-def _wait(honcho: subprocess.Popen) -> int:
+def _wait(honcho: subprocess.Popen, settings: Settings, when_ready) -> int:
+    """Wait for honcho; say where things are once both web services answer, so the URLs
+    and credentials come after the start-up banners rather than lost among them."""
     # Ctrl-C reaches honcho too (same process group); it stops its children, then we return.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: honcho.send_signal(signal.SIGTERM))
+    ports = (settings.registration_port, settings.checkin_port)
+    health = [f"http://127.0.0.1:{port}/healthz" for port in ports]
+    deadline = time.monotonic() + READY_TIMEOUT
+    while honcho.poll() is None and time.monotonic() < deadline:
+        if all(_answers(url) for url in health):
+            when_ready()
+            break
+        time.sleep(0.25)
+    else:
+        if honcho.poll() is None:
+            print(f"Rollcall: the web services did not answer within {READY_TIMEOUT} s", flush=True)
     return honcho.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def _require_redis(url: str) -> None:
@@ -77,7 +90,7 @@ def _announce(demo_data: dict, settings: Settings) -> None:
     urls = demo_data["urls"]
     lines = [
         "",
-        "Rollcall is starting. Demo event: Global Mayors' Forum 2023 (gmf2023)",
+        "Rollcall is up. Demo event: Global Mayors' Forum 2023 (gmf2023)",
         f"  register a delegate   POST {urls['register']}",
         f"  scan a badge          POST {urls['scan']}",
         f"  live headcount        GET  {urls['headcount']}",

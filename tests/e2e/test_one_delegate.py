@@ -196,8 +196,12 @@ def one_delegate_each(stack: Stack) -> None:
     assert count["by_category"]["mayor"]["inside"] == 2
     assert count["by_gate"]["VIP"]["inside"] == 1
 
-    assert stack.interrupt() == 0 or not stack.leftovers()
+    printed = stack.log.read_text()
+    assert "Rollcall is up" in printed and demo["organizer_token"] in printed
+
+    exit_code = stack.interrupt()
     wait_until(lambda: not stack.leftovers(), 30, "every process of the stack to stop")
+    assert exit_code == 130, stack.log.read_text()[-2000:]  # 128 + SIGINT, as a shell reports
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
