@@ -14,26 +14,39 @@ from sqlalchemy.orm import Session
 
 from services.checkin import access as checkin_access
 from services.checkin.models import ScannerToken
-from services.registration import usecases
+from services.registration import event_setup
+from services.registration.event_setup import CategorySpec, EventSpec
 from services.registration.models import Event, OrganizerToken
 from shared import access, db
 from shared.config import Settings
 
-FORUM = usecases.EventSpec(
+ALL_AREAS = ("venue", "plenary", "parallel-sessions", "award-ceremony")
+FORUM = EventSpec(
     slug="gmf2023",
     name="Global Mayors' Forum 2023",
     venue="Yuexiu International Congress Center, Guangzhou",
     timezone="Asia/Shanghai",
     starts_on=date(2023, 12, 7),
     ends_on=date(2023, 12, 9),
+    capacity=1200,
     categories=(
-        ("mayor", "Mayor or governor"),
-        ("delegate", "City delegate"),
-        ("international-organisation", "International organisation"),
-        ("speaker", "Speaker"),
-        ("media", "Media"),
-        ("staff", "Staff"),
-        ("vip", "VIP guest"),
+        CategorySpec(
+            "mayor", "Mayor or governor", None, False, (*ALL_AREAS, "vip-lounge"), "#b3261e"
+        ),
+        CategorySpec("delegate", "City delegate", 600, False, ALL_AREAS, "#1f6feb"),
+        CategorySpec(
+            "international-organisation",
+            "International organisation",
+            120,
+            False,
+            ALL_AREAS,
+            "#0b7a75",
+        ),
+        CategorySpec("speaker", "Speaker", 80, False, (*ALL_AREAS, "vip-lounge"), "#7c3aed"),
+        # Press accreditation is checked by the protocol office before a badge is issued.
+        CategorySpec("media", "Media", 150, True, ("venue", "plenary"), "#b45309"),
+        CategorySpec("staff", "Staff", 200, False, ALL_AREAS, "#4b5563"),
+        CategorySpec("vip", "VIP guest", 50, True, (*ALL_AREAS, "vip-lounge"), "#a16207"),
     ),
 )
 GATES = ("North", "South", "East", "VIP")
@@ -78,12 +91,12 @@ def _organizer_token(settings: Settings, known: str | None) -> str:
     with _session(settings.registration_database_url) as session:
         event = session.scalar(select(Event).where(Event.slug == FORUM.slug))
         if event is None:
-            return usecases.create_event(session, FORUM)[1]
+            return event_setup.create_event(session, FORUM).organizer_token
         if known and session.scalar(
             select(OrganizerToken.id).where(OrganizerToken.digest == access.digest(known))
         ):
             return known
-        return usecases.add_organizer_token(session, event, "demo")
+        return event_setup.add_organizer_token(session, event, "demo")
 
 
 def _scanner_tokens(settings: Settings, known: dict[str, str]) -> dict[str, str]:

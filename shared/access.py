@@ -6,6 +6,7 @@ Lookups go by digest, so a token is never compared as plain text.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 
@@ -31,6 +32,18 @@ def bearer_digest() -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("unauthorized", "Send a token as `Authorization: Bearer <token>`.")
     return digest(token.strip())
+
+
+def bearer_required(view):
+    """Refuse a request without a bearer token (401) before its body is even read, so an
+    anonymous caller learns nothing of the schema; the view then checks the token itself."""
+
+    @functools.wraps(view)
+    def checked(*args, **kwargs):
+        bearer_digest()
+        return view(*args, **kwargs)
+
+    return checked
 
 
 def unknown_token() -> Unauthorized:

@@ -14,13 +14,41 @@ ENVELOPE_VERSION = 1
 EVENT_CREATED = "event.created"
 EVENT_UPDATED = "event.updated"
 DELEGATE_REGISTERED = "delegate.registered"
+DELEGATE_CONFIRMED = "delegate.confirmed"  # approved, or promoted from the waitlist
+DELEGATE_WAITLISTED = "delegate.waitlisted"
+DELEGATE_REJECTED = "delegate.rejected"
+DELEGATE_CANCELLED = "delegate.cancelled"
+DELEGATE_UPDATED = "delegate.updated"  # corrected details
+BADGE_REVOKED = "badge.revoked"
+BADGE_REISSUED = "badge.reissued"
 CHECKIN_ADMITTED = "checkin.admitted"
 CHECKIN_EXITED = "checkin.exited"
 
+# Every change to a delegate carries the delegate's whole current state (a snapshot with a
+# revision), so a subscriber applies the newest it has seen and needs no other source.
+DELEGATE_EVENTS = (
+    DELEGATE_REGISTERED,
+    DELEGATE_CONFIRMED,
+    DELEGATE_WAITLISTED,
+    DELEGATE_REJECTED,
+    DELEGATE_CANCELLED,
+    DELEGATE_UPDATED,
+    BADGE_REVOKED,
+    BADGE_REISSUED,
+)
+# The changes after which a delegate may hold a new badge to be mailed.
+BADGE_MAIL_EVENTS = (DELEGATE_REGISTERED, DELEGATE_CONFIRMED, BADGE_REISSUED)
+
+REPLICA = "checkin.apply_registration_event"
+BADGE_MAIL = "notify.badge_mail"
+
 SUBSCRIBERS: dict[str, tuple[str, ...]] = {
-    EVENT_CREATED: ("checkin.apply_registration_event",),
-    EVENT_UPDATED: ("checkin.apply_registration_event",),
-    DELEGATE_REGISTERED: ("checkin.apply_registration_event", "notify.delegate_registered"),
+    EVENT_CREATED: (REPLICA,),
+    EVENT_UPDATED: (REPLICA,),
+    **{
+        event_type: (REPLICA, BADGE_MAIL) if event_type in BADGE_MAIL_EVENTS else (REPLICA,)
+        for event_type in DELEGATE_EVENTS
+    },
     # Recorded in checkin's outbox as its change feed; no consumer yet.
     CHECKIN_ADMITTED: (),
     CHECKIN_EXITED: (),
@@ -68,12 +96,15 @@ class EventAnnounced(Schema):
 class BadgeInfo(Schema):
     id = fields.Integer(required=True)
     version = fields.Integer(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(["active", "revoked"]))
+    # active; revoked by an organiser; void once its registration is cancelled or rejected
+    status = fields.String(required=True, validate=validate.OneOf(["active", "revoked", "void"]))
+    reason = fields.String(allow_none=True, load_default=None)
     token = fields.String(required=True)
 
 
 class DelegateInfo(Schema):
     id = fields.Integer(required=True)
+    revision = fields.Integer(required=True, validate=validate.Range(min=1))
     given_name = fields.String(required=True)
     family_name = fields.String(required=True)
     display_name = fields.String(required=True)
@@ -83,13 +114,19 @@ class DelegateInfo(Schema):
     country = fields.String(required=True)
     category = fields.String(required=True)
     language = fields.String(required=True)
-    status = fields.String(required=True)
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(["pending", "confirmed", "waitlisted", "cancelled", "rejected"]),
+    )
+    status_reason = fields.String(allow_none=True, load_default=None)
 
 
-class DelegateRegistered(Schema):
+class DelegateChanged(Schema):
+    """Every `delegate.*` and `badge.*` event: the delegate as they now are."""
+
     event = fields.Nested(EventInfo, required=True)
     delegate = fields.Nested(DelegateInfo, required=True)
-    badge = fields.Nested(BadgeInfo, required=True)
+    badge = fields.Nested(BadgeInfo, required=True, allow_none=True)
 
 
 class Checkin(Schema):
@@ -104,7 +141,7 @@ class Checkin(Schema):
 PAYLOADS: dict[str, type[Schema]] = {
     EVENT_CREATED: EventAnnounced,
     EVENT_UPDATED: EventAnnounced,
-    DELEGATE_REGISTERED: DelegateRegistered,
+    **dict.fromkeys(DELEGATE_EVENTS, DelegateChanged),
     CHECKIN_ADMITTED: Checkin,
     CHECKIN_EXITED: Checkin,
 }

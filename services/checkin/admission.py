@@ -34,7 +34,8 @@ class Direction(StrEnum):
 @dataclass(frozen=True)
 class KnownBadge:
     version: int
-    status: str
+    status: str  # active, revoked, void
+    reason: str | None = None
 
 
 def judge(claim: BadgeClaim, gate_event_id: int | None, badge: KnownBadge | None) -> Result | None:
@@ -53,7 +54,9 @@ def judge(claim: BadgeClaim, gate_event_id: int | None, badge: KnownBadge | None
 def revoked_reason(claim: BadgeClaim, badge: KnownBadge) -> str:
     if claim.version < badge.version:
         return "This badge was replaced by a reissued one."
-    return f"This badge is {badge.status}."
+    if badge.status == "void":
+        return "This badge is void: its registration was cancelled."
+    return f"This badge was revoked: {badge.reason}" if badge.reason else "This badge was revoked."
 
 
 def message(

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from services.checkin import access, resources, scanning
 from services.checkin.headcount import headcount
 from services.checkin.schemas import DeviceOut, HeadcountOut, ScanIn, ScanOut
-from shared.access import bearer_digest
+from shared.access import bearer_digest, bearer_required
 from shared.errors import ErrorBody
 
 blp = Blueprint("checkin", __name__, url_prefix="/api/v1", description="Gates and headcount")
@@ -15,6 +15,7 @@ _BEARER = [{"bearer": []}]
 
 
 @blp.post("/scans")
+@bearer_required
 @blp.arguments(ScanIn)
 @blp.response(200, ScanOut)
 @blp.alt_response(401, schema=ErrorBody)
@@ -30,6 +31,7 @@ def post_scan(data: dict):
 
 
 @blp.get("/device")
+@bearer_required
 @blp.response(200, DeviceOut)
 @blp.alt_response(401, schema=ErrorBody)
 @blp.doc(security=_BEARER)
@@ -41,6 +43,7 @@ def get_device():
 
 
 @blp.get("/events/<slug>/headcount")
+@bearer_required
 @blp.response(200, HeadcountOut)
 @blp.alt_response(401, schema=ErrorBody)
 @blp.alt_response(403, schema=ErrorBody)

@@ -50,8 +50,11 @@ class ReplicaBadge(Base):
     badge_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     event_id: Mapped[int] = mapped_column(index=True)
     registration_id: Mapped[int]
+    # The registration's revision this row reflects: an older snapshot never overwrites it.
+    revision: Mapped[int] = mapped_column(default=1)
     version: Mapped[int]
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # active, revoked, void
+    status_reason: Mapped[str | None] = mapped_column(String(500))
     display_name: Mapped[str] = mapped_column(String(210))
     category: Mapped[str] = mapped_column(String(40))
     country: Mapped[str] = mapped_column(String(2))

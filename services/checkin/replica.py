@@ -9,7 +9,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from services.checkin.models import ConsumedEvent, OrganizerGrant, ReplicaBadge, ReplicaEvent
-from shared.events import DELEGATE_REGISTERED, EVENT_CREATED, EVENT_UPDATED
+from shared.events import DELEGATE_EVENTS, EVENT_CREATED, EVENT_UPDATED
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +21,8 @@ def apply(session: Session, envelope: dict, payload: dict) -> bool:
         return False
     if envelope["type"] in {EVENT_CREATED, EVENT_UPDATED}:
         _apply_event(session, payload)
-    elif envelope["type"] == DELEGATE_REGISTERED:
-        _apply_badge(session, payload)
+    elif envelope["type"] in DELEGATE_EVENTS:
+        _apply_delegate(session, payload)
     session.add(
         ConsumedEvent(
             event_id=event_id,
@@ -48,19 +48,22 @@ def _apply_event(session: Session, payload: dict) -> None:
     )
 
 
-def _apply_badge(session: Session, payload: dict) -> None:
+def _apply_delegate(session: Session, payload: dict) -> None:
+    """Take the delegate's newest snapshot: the badge a gate checks, and whom it greets."""
     delegate, info = payload["delegate"], payload["badge"]
+    if info is None:  # pending or waitlisted: no badge to check yet
+        return
     badge = session.get(ReplicaBadge, info["id"])
-    if badge is not None and badge.version > info["version"]:
-        log.info(
-            "badge %s: ignoring version %s, have %s", info["id"], info["version"], badge.version
-        )
+    if badge is not None and badge.revision >= delegate["revision"]:
+        log.info("badge %s: revision %s is not newer", info["id"], delegate["revision"])
         return
     badge = badge or ReplicaBadge(badge_id=info["id"])
     badge.event_id = payload["event"]["id"]
     badge.registration_id = delegate["id"]
+    badge.revision = delegate["revision"]
     badge.version = info["version"]
     badge.status = info["status"]
+    badge.status_reason = info["reason"]
     badge.display_name = delegate["display_name"]
     badge.category = delegate["category"]
     badge.country = delegate["country"]

@@ -92,7 +92,7 @@ def _settle(
     badge = session.get(ReplicaBadge, claim.badge_id)
     if badge is not None and badge.event_id != claim.event_id:
         badge = None  # a claim naming a badge of another event is not that badge
-    known = KnownBadge(badge.version, badge.status) if badge else None
+    known = KnownBadge(badge.version, badge.status, badge.status_reason) if badge else None
     rejection = judge(claim, event.id if event else None, known)
     if rejection is Result.REVOKED:
         return answer(rejection, badge, reason=revoked_reason(claim, known))

@@ -49,7 +49,8 @@ def send_badge_mail(
     """Send the badge e-mail for a loaded `delegate.registered` event unless it was sent
     already; returns what happened ("sent", "already sent", "in progress", "skipped")."""
     event_id = envelope["event_id"]
-    if payload["badge"]["status"] != "active":  # a void QR code is no use to anyone
+    badge = payload["badge"]
+    if badge is None or badge["status"] != "active":  # no badge yet, or a void one
         log.info("badge mail for event %s skipped: badge not active", event_id)
         return SKIPPED
     key = idempotency_key(event_id, BADGE_MAIL)

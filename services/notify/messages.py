@@ -81,7 +81,7 @@ def _no_line_breaks(value: str, what: str) -> str:
 def badge_mail(
     payload: dict, *, mail_from: str, idempotency_key: str, now: datetime
 ) -> EmailMessage:
-    """The badge e-mail for a `DelegateRegistered` payload (as loaded): text and HTML parts
+    """The badge e-mail for a `DelegateChanged` payload (as loaded): text and HTML parts
     in the delegate's language, the QR code inline and attached as `badge-<id>.png`."""
     event, delegate, badge = payload["event"], payload["delegate"], payload["badge"]
     language = language_of(delegate["language"])

@@ -23,12 +23,13 @@ RETRY = {
 }
 
 # Which task makes a message of each kind again, for the redrive.
-TASK_FOR_KIND = {BADGE_MAIL: "notify.delegate_registered"}
+TASK_FOR_KIND = {BADGE_MAIL: "notify.badge_mail"}
 
 
-@app.task(name="notify.delegate_registered", **RETRY)
-def delegate_registered(envelope: dict) -> str:
-    """Send the badge e-mail for a new registration, once."""
+@app.task(name="notify.badge_mail", **RETRY)
+def badge_mail(envelope: dict) -> str:
+    """Send the badge e-mail once for a delegate who now holds an active badge (registered
+    and confirmed, approved, promoted from the waitlist, or reissued)."""
     loaded, payload = parse(envelope)
     here = resources()
     return delivery.send_badge_mail(

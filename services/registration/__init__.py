@@ -33,9 +33,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app, api = create_service_app(__name__, "Rollcall registration", settings, database)
     app.extensions["registration"] = Resources(database, signer_from(settings))
 
-    from services.registration.api import blp
+    from services.registration import api as public
+    from services.registration import organiser_api
 
-    api.register_blueprint(blp)
+    api.register_blueprint(public.blp)
+    api.register_blueprint(organiser_api.blp)
     return app
 
 

@@ -1,9 +1,11 @@
 """Registration rules as plain Python: how names and addresses are compared and shown, and
-what status a new registration gets. No Flask, no database."""
+the lifecycle of a registration: approval, seats, waitlist. No Flask, no database."""
 
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
 
 # Scripts whose names are written family name first, without a space: 王小明, 山田太郎.
 _FAMILY_FIRST_SCRIPTS = ("CJK UNIFIED", "CJK COMPATIBILITY", "HIRAGANA", "KATAKANA")
@@ -36,6 +38,11 @@ def email_key(email: str) -> str:
     return clean_text(email).casefold()
 
 
+def search_key(*texts: str) -> str:
+    """What a search matches against: case-folded, NFC, in whatever script was written."""
+    return " | ".join(clean_text(t).casefold() for t in texts if t)
+
+
 def display_name(given_name: str, family_name: str) -> str:
     """The name as the delegate's own script writes it, for badges, gates and mail."""
     given, family = clean_text(given_name), clean_text(family_name)
@@ -47,3 +54,68 @@ def display_name(given_name: str, family_name: str) -> str:
     if _written_in(both, _FAMILY_FIRST_SPACED):
         return f"{family} {given}"
     return f"{given} {family}"
+
+
+class Status(StrEnum):
+    PENDING = "pending"  # awaiting an organiser's approval
+    CONFIRMED = "confirmed"  # has a seat and a badge
+    WAITLISTED = "waitlisted"  # the category or event is full; promoted in order
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+
+class InvalidTransition(ValueError):
+    """The registration is not in a state this action applies to."""
+
+
+@dataclass(frozen=True)
+class Seats:
+    """Seats taken and offered: in the delegate's category and in the event as a whole."""
+
+    category_taken: int
+    category_capacity: int | None
+    event_taken: int
+    event_capacity: int | None
+
+    @property
+    def available(self) -> bool:
+        return all(
+            capacity is None or taken < capacity
+            for taken, capacity in (
+                (self.category_taken, self.category_capacity),
+                (self.event_taken, self.event_capacity),
+            )
+        )
+
+
+def status_on_registration(needs_approval: bool, invited: bool, seats: Seats) -> Status:
+    """Approval first (an invitation code skips it), then a seat or the waitlist."""
+    if needs_approval and not invited:
+        return Status.PENDING
+    return Status.CONFIRMED if seats.available else Status.WAITLISTED
+
+
+# What each action may start from, and (for the fixed ones) where it leads.
+_ACTIONS = {
+    "approve": {Status.PENDING},
+    "reject": {Status.PENDING, Status.WAITLISTED},
+    "cancel": {Status.PENDING, Status.CONFIRMED, Status.WAITLISTED},
+    "promote": {Status.WAITLISTED},
+}
+
+
+def check_transition(action: str, status: Status) -> None:
+    if status not in _ACTIONS[action]:
+        allowed = ", ".join(sorted(s.value for s in _ACTIONS[action]))
+        raise InvalidTransition(
+            f"Cannot {action} a registration that is {status.value} (only {allowed})."
+        )
+
+
+def status_on_approval(status: Status, seats: Seats) -> Status:
+    check_transition("approve", status)
+    return Status.CONFIRMED if seats.available else Status.WAITLISTED
+
+
+def holds_seat(status: Status) -> bool:
+    return status is Status.CONFIRMED

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, MetaData, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, MetaData, String, UniqueConstraint, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.registration import domain
@@ -29,6 +29,7 @@ class Event(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     starts_on: Mapped[date]
     ends_on: Mapped[date]
+    capacity: Mapped[int | None]  # seats in all; None: no limit beyond the categories'
     created_at: Mapped[datetime] = mapped_column(default=_now)
 
     categories: Mapped[list[Category]] = relationship(
@@ -45,6 +46,11 @@ class Category(Base):
     code: Mapped[str] = mapped_column(String(40))
     label: Mapped[str] = mapped_column(String(100))
     position: Mapped[int] = mapped_column(default=0)
+    capacity: Mapped[int | None]
+    needs_approval: Mapped[bool] = mapped_column(default=False)
+    # The areas and halls this category may enter ("plenary", "vip-lounge", …).
+    areas: Mapped[list[str]] = mapped_column(JSON, default=list)
+    colour: Mapped[str] = mapped_column(String(7), default="#1f6feb")  # the badge's band
 
     event: Mapped[Event] = relationship(back_populates="categories")
 
@@ -61,7 +67,10 @@ class OrganizerToken(Base):
 
 class Registration(Base):
     __tablename__ = "registrations"
-    __table_args__ = (UniqueConstraint("event_id", "email_key"),)
+    __table_args__ = (
+        UniqueConstraint("event_id", "email_key"),
+        Index("ix_registrations_event_id_category_status", "event_id", "category", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
@@ -76,6 +85,14 @@ class Registration(Base):
     category: Mapped[str] = mapped_column(String(40))
     language: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str | None] = mapped_column(String(500))
+    # Bumped by every change: subscribers apply a snapshot only if it is newer than theirs.
+    revision: Mapped[int] = mapped_column(default=1)
+    waitlisted_at: Mapped[datetime | None]  # the waitlist's order
+    # Every searchable field, case-folded in one column: search works alike in every script.
+    search_key: Mapped[str] = mapped_column(String(1000), default="")
+    dietary: Mapped[str] = mapped_column(String(200), default="")
+    accessibility: Mapped[str] = mapped_column(String(200), default="")
     manage_digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=_now)
     updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now)
@@ -88,6 +105,20 @@ class Registration(Base):
         return domain.display_name(self.given_name, self.family_name)
 
 
+@event.listens_for(Registration, "before_insert")
+@event.listens_for(Registration, "before_update")
+def _keep_search_key(_mapper, _connection, registration: Registration) -> None:
+    registration.search_key = domain.search_key(
+        registration.given_name,
+        registration.family_name,
+        registration.display_name,
+        registration.email,
+        registration.organisation,
+        registration.city,
+        registration.country,
+    )
+
+
 class Badge(Base):
     """One badge per registration; a reissue bumps `version` and voids the older QR."""
 
@@ -97,10 +128,26 @@ class Badge(Base):
     registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id"), unique=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
     version: Mapped[int] = mapped_column(default=1)
+    # active; revoked (by an organiser, with a reason); void (its registration was cancelled)
     status: Mapped[str] = mapped_column(String(16), default="active")
+    status_reason: Mapped[str | None] = mapped_column(String(500))
     issued_at: Mapped[datetime] = mapped_column(default=_now)
 
     registration: Mapped[Registration] = relationship(back_populates="badge")
+
+
+class AuditEntry(Base):
+    """Who did what, when: every organiser and delegate action on a registration."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    registration_id: Mapped[int | None] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(120))  # "organiser:<label>", "delegate", "system"
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(default=_now)
 
 
 outbox = Outbox(outbox_table(Base.metadata, "registration_outbox"), producer="registration")

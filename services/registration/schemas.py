@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC
+from zoneinfo import available_timezones
 
 import pycountry
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.registration.domain import clean_text, has_control_characters
 
@@ -64,16 +65,50 @@ class RegistrationIn(Schema):
     )
 
 
+class RegistrationPatch(Schema):
+    """Corrections a delegate (or an organiser) makes; a change to a printed field reissues
+    the badge."""
+
+    given_name = _text(100, required=False)
+    family_name = _text(100, required=False)
+    email = EmailAddress(validate=validate.Length(max=254))
+    organisation = _text(200, required=False)
+    city = _text(100, required=False)
+    country = CountryCode()
+    language = fields.String(validate=validate.OneOf(LANGUAGES))
+    dietary = Text(validate=validate.Length(max=200))
+    accessibility = Text(validate=validate.Length(max=200))
+
+    @validates_schema
+    def _something(self, data: dict, **_kwargs) -> None:
+        if not data:
+            raise ValidationError("Send at least one field to change.")
+        if "given_name" in data and not data["given_name"]:
+            raise ValidationError("Must not be blank.", "given_name")
+
+
+class ReasonIn(Schema):
+    reason = Text(required=True, validate=validate.Length(min=1, max=500))
+
+
+class OptionalReasonIn(Schema):
+    reason = Text(validate=validate.Length(max=500), load_default=None)
+
+
 class BadgeOut(Schema):
     id = fields.Integer()
     version = fields.Integer()
-    status = fields.String()
+    status = fields.String(metadata={"description": "active, revoked or void"})
+    reason = fields.String(attribute="status_reason", allow_none=True)
 
 
 class RegistrationOut(Schema):
     id = fields.Integer()
     event = fields.Function(lambda r: r.event.slug)
-    status = fields.String()
+    status = fields.String(
+        metadata={"description": "pending, confirmed, waitlisted, cancelled or rejected"}
+    )
+    status_reason = fields.String(allow_none=True)
     given_name = fields.String()
     family_name = fields.String()
     display_name = fields.String()
@@ -83,8 +118,11 @@ class RegistrationOut(Schema):
     country = fields.String()
     category = fields.String()
     language = fields.String()
+    dietary = fields.String()
+    accessibility = fields.String()
     badge = fields.Nested(BadgeOut, allow_none=True)
     created_at = fields.AwareDateTime(default_timezone=UTC)
+    updated_at = fields.AwareDateTime(default_timezone=UTC)
 
 
 class RegistrationCreated(RegistrationOut):
@@ -93,9 +131,77 @@ class RegistrationCreated(RegistrationOut):
     )
 
 
+class RegistrationQuery(Schema):
+    q = fields.String(
+        validate=validate.Length(max=100),
+        metadata={"description": "part of a name (any script), e-mail, organisation, city"},
+    )
+    status = fields.String(
+        validate=validate.OneOf(["pending", "confirmed", "waitlisted", "cancelled", "rejected"])
+    )
+    category = fields.String(validate=validate.Length(max=40))
+    country = CountryCode()
+
+
+class AuditOut(Schema):
+    at = fields.AwareDateTime(default_timezone=UTC)
+    actor = fields.String()
+    action = fields.String()
+    registration_id = fields.Integer(allow_none=True)
+    detail = fields.Dict()
+
+
+SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9-]{1,63}$", error="Lower-case letters, digits, hyphens.")
+COLOUR = validate.Regexp(r"^#[0-9a-fA-F]{6}$", error="A colour such as #1f6feb.")
+
+
+class CategoryIn(Schema):
+    code = fields.String(required=True, validate=SLUG)
+    label = _text(100)
+    capacity = fields.Integer(allow_none=True, validate=validate.Range(min=0))
+    needs_approval = fields.Boolean()
+    areas = fields.List(fields.String(validate=SLUG), validate=validate.Length(max=50))
+    colour = fields.String(validate=COLOUR)
+
+
+class TimeZone(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        name = super()._deserialize(value, attr, data, **kwargs)
+        if name not in available_timezones():
+            raise ValidationError("Not a time zone name, such as Asia/Shanghai.")
+        return name
+
+
+class EventIn(Schema):
+    slug = fields.String(required=True, validate=SLUG)
+    name = _text(200)
+    venue = _text(200)
+    timezone = TimeZone(required=True)
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(required=True)
+    capacity = fields.Integer(allow_none=True, validate=validate.Range(min=0))
+    categories = fields.List(
+        fields.Nested(CategoryIn), required=True, validate=validate.Length(min=1, max=50)
+    )
+
+    @validates_schema
+    def _dates(self, data: dict, **_kwargs) -> None:
+        if {"starts_on", "ends_on"} <= set(data) and data["ends_on"] < data["starts_on"]:
+            raise ValidationError("The event cannot end before it starts.", "ends_on")
+
+
+class EventPatch(EventIn):
+    class Meta:
+        exclude = ("slug",)
+
+
 class CategoryOut(Schema):
     code = fields.String()
     label = fields.String()
+    capacity = fields.Integer(allow_none=True)
+    needs_approval = fields.Boolean()
+    areas = fields.List(fields.String())
+    colour = fields.String()
 
 
 class EventOut(Schema):
@@ -105,4 +211,9 @@ class EventOut(Schema):
     timezone = fields.String()
     starts_on = fields.Date()
     ends_on = fields.Date()
+    capacity = fields.Integer(allow_none=True)
     categories = fields.List(fields.Nested(CategoryOut))
+
+
+class EventCreated(EventOut):
+    organizer_token = fields.String(metadata={"description": "shown once"})

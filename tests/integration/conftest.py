@@ -48,17 +48,19 @@ class Forum:
         return response.get_json()
 
     def badge_token(self, registration_id: int) -> str:
-        """The signed token in the newest `delegate.registered` event for a registration."""
+        """The signed token in the newest event that carries a badge for a registration."""
         self.replicate()
         for _task, envelope in reversed(self.published):
             payload = envelope["payload"]
-            if envelope["type"] == "delegate.registered" and (
-                payload["delegate"]["id"] == registration_id
-            ):
+            delegate = payload.get("delegate") or {}
+            if delegate.get("id") == registration_id and payload.get("badge"):
                 return payload["badge"]["token"]
         raise AssertionError(f"no badge published for registration {registration_id}")
 
     def scan(self, token: str, gate: str = "North", direction: str = "in") -> dict:
+        """Scan at a gate, once checkin has every event published so far (as it has in a
+        running system a moment later)."""
+        self.replicate()
         response = self.checkin.post(
             "/api/v1/scans",
             json={"token": token, "direction": direction},

@@ -118,7 +118,7 @@ def test_every_scan_is_logged_and_admissions_are_announced(forum, badge):
 
 def test_headcount_counts_registered_arrived_and_inside_by_gate_and_category(forum):
     mayors = [forum.register(category="mayor") for _ in range(2)]
-    press = forum.register(category="media")
+    press = forum.register(category="speaker")
     tokens = {r["id"]: forum.badge_token(r["id"]) for r in [*mayors, press]}
     forum.scan(tokens[mayors[0]["id"]], gate="North")
     forum.scan(tokens[mayors[1]["id"]], gate="VIP")
@@ -136,7 +136,7 @@ def test_headcount_counts_registered_arrived_and_inside_by_gate_and_category(for
     }
     assert count["by_category"] == {
         "mayor": {"registered": 2, "arrived": 2, "inside": 2},
-        "media": {"registered": 1, "arrived": 1, "inside": 0},
+        "speaker": {"registered": 1, "arrived": 1, "inside": 0},
     }
 
 

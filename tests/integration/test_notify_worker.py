@@ -40,7 +40,7 @@ from tests.support.processes import (
 pytestmark = pytest.mark.integration
 
 MAIL_DOMAIN = "rollcall.test"
-TASK = "notify.delegate_registered"
+TASK = "notify.badge_mail"
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -31,7 +31,12 @@ def test_registration_stores_the_name_as_written_and_answers_with_a_manage_token
     assert body["status"] == "confirmed"
     assert (body["given_name"], body["family_name"], body["display_name"]) == (given, family, shown)
     assert body["manage_token"].startswith("rc_mng_")
-    assert body["badge"] == {"id": body["badge"]["id"], "version": 1, "status": "active"}
+    assert body["badge"] == {
+        "id": body["badge"]["id"],
+        "version": 1,
+        "status": "active",
+        "reason": None,
+    }
     again = forum.registration.get(
         f"/api/v1/registrations/{body['id']}", headers=bearer(body["manage_token"])
     )

@@ -4,7 +4,7 @@ serialised form envelopes travel in (ISO date strings, aware ISO datetimes).
 Identifiers, slugs and e-mail addresses are unique on every call, so tests never collide on
 them; the descriptive defaults are those of the Global Mayors' Forum 2023. A test that asserts
 on a value passes it explicitly rather than relying on a default. Where a test needs loaded
-values (Python `date`s), load the dict with the schema: `DelegateRegistered().load(...)`.
+values (Python `date`s), load the dict with the schema: `DelegateChanged().load(...)`.
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ def delegate_info(**overrides) -> dict:
     family_name = f"Brugada-{_suffix()}"
     return {
         "id": unique_id(),
+        "revision": 1,
         "given_name": "Clara",
         "family_name": family_name,
         "display_name": f"Clara {family_name}",
@@ -80,7 +81,7 @@ def delegate_info(**overrides) -> dict:
         "country": "MX",
         "category": "mayor",
         "language": "en",
-        "status": "registered",
+        "status": "confirmed",
         **overrides,
     }
 

@@ -59,10 +59,16 @@ def test_reissued_badge_newer_than_the_replica_passes():
     assert judge(CLAIM, EVENT, KnownBadge(version=1, status="active")) is None
 
 
-def test_revoked_reason_says_replaced_for_an_old_version_and_the_status_otherwise():
+def test_revoked_reason_says_replaced_void_or_revoked_with_the_organisers_reason():
     assert "replaced" in revoked_reason(CLAIM, KnownBadge(version=3, status="active"))
-    assert revoked_reason(CLAIM, KnownBadge(version=2, status="cancelled")) == (
-        "This badge is cancelled."
+    assert revoked_reason(CLAIM, KnownBadge(version=2, status="void")) == (
+        "This badge is void: its registration was cancelled."
+    )
+    assert revoked_reason(CLAIM, KnownBadge(2, "revoked", "Lost; a new one was issued.")) == (
+        "This badge was revoked: Lost; a new one was issued."
+    )
+    assert revoked_reason(CLAIM, KnownBadge(version=2, status="revoked")) == (
+        "This badge was revoked."
     )
 
 

@@ -20,7 +20,7 @@ from shared.events import (
     EVENT_CREATED,
     SUBSCRIBERS,
     Checkin,
-    DelegateRegistered,
+    DelegateChanged,
     Envelope,
     EventAnnounced,
     parse,
@@ -38,7 +38,7 @@ def event_created() -> dict:
 
 
 def delegate_registered() -> dict:
-    return DelegateRegistered().load(registered_envelope()["payload"])
+    return DelegateChanged().load(registered_envelope()["payload"])
 
 
 def checkin_admitted() -> dict:

@@ -1,0 +1,257 @@
+"""A registration's life: registered, approved or rejected, confirmed or waitlisted and
+promoted, corrected, cancelled; its badge issued, revoked and reissued. Each step is one
+transaction with its event and audit entry (see `changes.record`).
+
+Seats are decided under a lock on the event's row, so concurrent registrations for the last
+seats confirm exactly as many as there are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.registration import changes, domain
+from services.registration.access import SYSTEM, Actor, locked_event
+from services.registration.domain import Seats, Status
+from services.registration.event_setup import event_by_slug
+from services.registration.models import Badge, Category, Event, Registration
+from shared import access
+from shared import events as ev
+from shared.badges import BadgeSigner
+from shared.db import utcnow
+from shared.errors import Conflict, Invalid
+
+# Fields whose change alters the printed badge, so the old one is reissued.
+PRINTED = ("given_name", "family_name", "organisation", "city", "country")
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A new registration with its manage token, which is shown this once."""
+
+    registration: Registration
+    manage_token: str
+
+    def __getattr__(self, name: str):
+        return getattr(self.registration, name)
+
+
+def register(
+    session: Session, signer: BadgeSigner, slug: str, data: dict, invited: bool = False
+) -> Registered:
+    """Register a delegate: pending approval, confirmed with a badge, or waitlisted."""
+    event = event_by_slug(session, slug, lock=True)
+    category = _category(event, data["category"])
+    key = domain.email_key(data["email"])
+    if session.scalar(
+        select(Registration.id).where(
+            Registration.event_id == event.id, Registration.email_key == key
+        )
+    ):
+        raise _already_registered()
+    status = domain.status_on_registration(
+        category.needs_approval, invited, seats(session, event, category)
+    )
+    manage_token = access.new_token("manage")
+    registration = Registration(
+        event=event,
+        email_key=key,
+        status=status.value,
+        manage_digest=access.digest(manage_token),
+        waitlisted_at=utcnow() if status is Status.WAITLISTED else None,
+        **data,
+    )
+    session.add(registration)
+    if status is Status.CONFIRMED:
+        _issue_badge(registration)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        if "email_key" in str(exc.orig):  # a concurrent registration with this address won
+            raise _already_registered() from exc
+        raise
+    changes.record(session, signer, registration, ev.DELEGATE_REGISTERED, Actor("delegate"))
+    return Registered(registration, manage_token)
+
+
+def approve(session: Session, signer: BadgeSigner, registration: Registration, actor: Actor):
+    event = locked_event(session, registration)
+    category = _category(event, registration.category)
+    new = _transition(domain.status_on_approval, registration, seats(session, event, category))
+    if new is Status.CONFIRMED:
+        _confirm(registration)
+        changes.record(session, signer, registration, ev.DELEGATE_CONFIRMED, actor)
+    else:
+        registration.status, registration.waitlisted_at = new.value, utcnow()
+        changes.record(session, signer, registration, ev.DELEGATE_WAITLISTED, actor)
+
+
+def reject(
+    session: Session, signer: BadgeSigner, registration: Registration, actor: Actor, reason: str
+):
+    _check("reject", registration)
+    registration.status, registration.status_reason = Status.REJECTED.value, reason
+    changes.record(session, signer, registration, ev.DELEGATE_REJECTED, actor, reason=reason)
+
+
+def cancel(
+    session: Session,
+    signer: BadgeSigner,
+    registration: Registration,
+    actor: Actor,
+    reason: str | None = None,
+):
+    """Cancel a registration; its badge becomes void and its seat goes to the waitlist."""
+    event = locked_event(session, registration)
+    _check("cancel", registration)
+    had_seat = domain.holds_seat(Status(registration.status))
+    registration.status, registration.status_reason = Status.CANCELLED.value, reason
+    if registration.badge is not None:
+        registration.badge.status = "void"
+        registration.badge.status_reason = "The registration was cancelled."
+    changes.record(session, signer, registration, ev.DELEGATE_CANCELLED, actor, reason=reason)
+    if had_seat:
+        promote_waitlist(session, signer, event)
+
+
+def promote_waitlist(session: Session, signer: BadgeSigner, event: Event) -> list[Registration]:
+    """Confirm waitlisted delegates, first come first served, while their category and the
+    event have seats. The caller holds the event's lock."""
+    promoted = []
+    waiting = session.scalars(
+        select(Registration)
+        .where(Registration.event_id == event.id, Registration.status == Status.WAITLISTED.value)
+        .order_by(Registration.waitlisted_at, Registration.id)
+    ).all()
+    for registration in waiting:
+        category = _category(event, registration.category)
+        if not seats(session, event, category).available:
+            continue
+        _check("promote", registration)
+        _confirm(registration)
+        changes.record(session, signer, registration, ev.DELEGATE_CONFIRMED, SYSTEM, promoted=True)
+        promoted.append(registration)
+    return promoted
+
+
+def correct(
+    session: Session, signer: BadgeSigner, registration: Registration, actor: Actor, data: dict
+):
+    """Correct a registration's details; a change to what the badge prints reissues it."""
+    if registration.status in {Status.CANCELLED.value, Status.REJECTED.value}:
+        raise Conflict("closed", f"This registration is {registration.status}.")
+    changed = {k: v for k, v in data.items() if getattr(registration, k) != v}
+    if not changed:
+        return
+    if "email" in changed:
+        key = domain.email_key(changed["email"])
+        taken = select(Registration.id).where(
+            Registration.event_id == registration.event_id,
+            Registration.email_key == key,
+            Registration.id != registration.id,
+        )
+        if session.scalar(taken):
+            raise _already_registered()
+        registration.email_key = key
+    for name, value in changed.items():
+        setattr(registration, name, value)
+    fields = sorted(changed)
+    if (
+        registration.badge is not None
+        and registration.badge.status == "active"
+        and (set(changed) & set(PRINTED))
+    ):
+        _bump(registration.badge)
+        changes.record(session, signer, registration, ev.BADGE_REISSUED, actor, fields=fields)
+    else:
+        changes.record(session, signer, registration, ev.DELEGATE_UPDATED, actor, fields=fields)
+
+
+def revoke_badge(
+    session: Session, signer: BadgeSigner, registration: Registration, actor: Actor, reason: str
+):
+    badge = _badge(registration)
+    if badge.status != "active":
+        raise Conflict("not_active", f"This badge is {badge.status} already.")
+    badge.status, badge.status_reason = "revoked", reason
+    changes.record(session, signer, registration, ev.BADGE_REVOKED, actor, reason=reason)
+
+
+def reissue_badge(session: Session, signer: BadgeSigner, registration: Registration, actor: Actor):
+    """A new version of the badge; every earlier QR code stops working."""
+    if registration.status != Status.CONFIRMED.value:
+        raise Conflict("not_confirmed", "Only a confirmed registration has a badge to reissue.")
+    _bump(_badge(registration))
+    changes.record(session, signer, registration, ev.BADGE_REISSUED, actor)
+
+
+def seats(session: Session, event: Event, category: Category) -> Seats:
+    confirmed = select(func.count()).where(
+        Registration.event_id == event.id, Registration.status == Status.CONFIRMED.value
+    )
+    return Seats(
+        category_taken=session.scalar(confirmed.where(Registration.category == category.code)),
+        category_capacity=category.capacity,
+        event_taken=session.scalar(confirmed),
+        event_capacity=event.capacity,
+    )
+
+
+def _confirm(registration: Registration) -> None:
+    registration.status, registration.status_reason = Status.CONFIRMED.value, None
+    registration.waitlisted_at = None
+    _issue_badge(registration)
+
+
+def _issue_badge(registration: Registration) -> None:
+    if registration.badge is None:
+        registration.badge = Badge(event_id=registration.event.id, version=1, status="active")
+    else:
+        _bump(registration.badge)
+
+
+def _bump(badge: Badge) -> None:
+    badge.version += 1
+    badge.status, badge.status_reason = "active", None
+    badge.issued_at = utcnow()
+
+
+def _badge(registration: Registration) -> Badge:
+    if registration.badge is None:
+        raise Conflict("no_badge", "This registration has no badge: it is not confirmed.")
+    return registration.badge
+
+
+def _transition(rule, registration: Registration, *args) -> Status:
+    try:
+        return rule(Status(registration.status), *args)
+    except domain.InvalidTransition as exc:
+        raise Conflict("invalid_transition", str(exc)) from exc
+
+
+def _check(action: str, registration: Registration) -> None:
+    _transition(lambda status: domain.check_transition(action, status), registration)
+
+
+def _category(event: Event, code: str) -> Category:
+    for category in event.categories:
+        if category.code == code:
+            return category
+    codes = ", ".join(c.code for c in event.categories)
+    raise Invalid(
+        "validation_failed",
+        "Some fields are not valid; see `fields`.",
+        {"category": [f"Must be one of: {codes}."]},
+    )
+
+
+def _already_registered() -> Conflict:
+    return Conflict(
+        "already_registered",
+        "This e-mail address is already registered for this event. Use the link in your "
+        "confirmation e-mail to view or change the registration.",
+        {"email": ["Already registered for this event."]},
+    )

@@ -1,0 +1,165 @@
+"""The organiser API (organiser token): set up events, find delegates, approve or reject,
+revoke and reissue badges, read the audit trail."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from services.registration import event_setup, lifecycle, resources
+from services.registration.access import (
+    any_organiser,
+    organiser,
+    registration_actor,
+    require_organiser,
+)
+from services.registration.models import AuditEntry, Registration
+from services.registration.schemas import (
+    AuditOut,
+    EventCreated,
+    EventIn,
+    EventOut,
+    EventPatch,
+    ReasonIn,
+    RegistrationOut,
+    RegistrationQuery,
+)
+from shared.access import bearer_digest, bearer_required
+from shared.errors import ErrorBody
+
+blp = Blueprint("organiser", __name__, url_prefix="/api/v1", description="Organisers")
+BEARER = [{"bearer": []}]
+
+
+@blp.post("/events")
+@bearer_required
+@blp.arguments(EventIn)
+@blp.response(201, EventCreated)
+@blp.alt_response(401, schema=ErrorBody)
+@blp.alt_response(409, schema=ErrorBody)
+@blp.doc(security=BEARER)
+def create_event(data: dict):
+    """Create an event (any organiser may); answers with its own organiser token, once."""
+    with resources().db.sessions.begin() as session:
+        any_organiser(session, bearer_digest())
+        categories = tuple(event_setup.CategorySpec(**c) for c in data.pop("categories"))
+        return event_setup.create_event(
+            session, event_setup.EventSpec(**data, categories=categories)
+        )
+
+
+@blp.patch("/events/<slug>")
+@bearer_required
+@blp.arguments(EventPatch(partial=True))
+@blp.response(200, EventOut)
+@blp.alt_response(401, schema=ErrorBody)
+@blp.alt_response(403, schema=ErrorBody)
+@blp.doc(security=BEARER)
+def update_event(data: dict, slug: str):
+    """Change an event's details, capacity and categories; a seat that opens goes to the
+    waitlist at once."""
+    r = resources()
+    with r.db.sessions.begin() as session:
+        event, _actor = organiser(session, bearer_digest(), slug, lock=True)
+        event_setup.update_event(session, event, data)
+        lifecycle.promote_waitlist(session, r.signer, event)
+        return event
+
+
+@blp.get("/events/<slug>/registrations")
+@bearer_required
+@blp.arguments(RegistrationQuery, location="query")
+@blp.response(200, RegistrationOut(many=True))
+@blp.paginate()
+@blp.doc(security=BEARER)
+def list_registrations(query: dict, slug: str, pagination_parameters):
+    """Find registrations: `q` matches names in any script, e-mail, organisation, city and
+    country; filter by status, category and country. Paginated (`page`, `page_size`; the
+    `X-Pagination` header has the totals)."""
+    with resources().db.reads() as session:
+        event, _actor = organiser(session, bearer_digest(), slug)
+        statement = select(Registration).where(Registration.event_id == event.id)
+        if query.get("q"):
+            needle = " ".join(query["q"].split()).casefold()
+            statement = statement.where(Registration.search_key.contains(needle, autoescape=True))
+        for name in ("status", "category", "country"):
+            if query.get(name):
+                statement = statement.where(getattr(Registration, name) == query[name])
+        statement = statement.options(
+            joinedload(Registration.event), joinedload(Registration.badge)
+        ).order_by(Registration.id)
+        return _page(session, statement, pagination_parameters)
+
+
+@blp.post("/registrations/<int:registration_id>/approve")
+@bearer_required
+@blp.response(200, RegistrationOut)
+@blp.alt_response(409, schema=ErrorBody)
+@blp.doc(security=BEARER)
+def approve(registration_id: int):
+    """Approve a pending registration: confirmed with a badge, or waitlisted when full."""
+    return _act(registration_id, lifecycle.approve)
+
+
+@blp.post("/registrations/<int:registration_id>/reject")
+@bearer_required
+@blp.arguments(ReasonIn)
+@blp.response(200, RegistrationOut)
+@blp.alt_response(409, schema=ErrorBody)
+@blp.doc(security=BEARER)
+def reject(data: dict, registration_id: int):
+    """Reject a pending or waitlisted registration, with a reason the delegate is told."""
+    return _act(registration_id, lifecycle.reject, data["reason"])
+
+
+@blp.post("/registrations/<int:registration_id>/badge/revoke")
+@bearer_required
+@blp.arguments(ReasonIn)
+@blp.response(200, RegistrationOut)
+@blp.alt_response(409, schema=ErrorBody)
+@blp.doc(security=BEARER)
+def revoke_badge(data: dict, registration_id: int):
+    """Revoke a badge: every gate answers `revoked` with the reason from then on."""
+    return _act(registration_id, lifecycle.revoke_badge, data["reason"])
+
+
+@blp.post("/registrations/<int:registration_id>/badge/reissue")
+@bearer_required
+@blp.response(200, RegistrationOut)
+@blp.alt_response(409, schema=ErrorBody)
+@blp.doc(security=BEARER)
+def reissue_badge(registration_id: int):
+    """Issue a new version of the badge (mailed to the delegate); the old QR stops working."""
+    return _act(registration_id, lifecycle.reissue_badge)
+
+
+@blp.get("/events/<slug>/audit")
+@bearer_required
+@blp.response(200, AuditOut(many=True))
+@blp.paginate()
+@blp.doc(security=BEARER)
+def audit_trail(slug: str, pagination_parameters):
+    """Who did what, when, newest first."""
+    with resources().db.reads() as session:
+        event, _actor = organiser(session, bearer_digest(), slug)
+        statement = select(AuditEntry).where(AuditEntry.event_id == event.id)
+        return _page(session, statement.order_by(AuditEntry.id.desc()), pagination_parameters)
+
+
+def _act(registration_id: int, action, *args):
+    r = resources()
+    with r.db.sessions.begin() as session:
+        registration, actor = registration_actor(session, bearer_digest(), registration_id)
+        require_organiser(actor)
+        action(session, r.signer, registration, actor, *args)
+        _ = registration.event, registration.badge
+        return registration
+
+
+def _page(session, statement, pagination_parameters) -> list:
+    """One page of a query's rows; the total goes to flask-smorest's X-Pagination header."""
+    total = select(func.count()).select_from(statement.order_by(None).subquery())
+    pagination_parameters.item_count = session.scalar(total)
+    first, size = pagination_parameters.first_item, pagination_parameters.page_size
+    return session.scalars(statement.offset(first).limit(size)).unique().all()
