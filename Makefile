@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-unit test-integration test-e2e lint format migrate seed clean
+.PHONY: run test test-unit test-integration test-e2e test-browser lint format migrate seed clean
 
 # The virtualenv, installed from pyproject.toml; redone when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -28,6 +28,9 @@ test-integration: $(STAMP)
 
 test-e2e: $(STAMP)
 	$(BIN)/python -m pytest -m e2e
+
+test-browser: $(STAMP)  ## needs Debian's chromium; skipped with a reason without it (failed in CI)
+	$(BIN)/python -m pytest -m browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

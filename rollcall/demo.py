@@ -65,6 +65,7 @@ def seed(settings: Settings) -> dict:
         "urls": {
             "registration": settings.registration_url,
             "checkin": settings.checkin_url,
+            "register_page": f"{settings.registration_url}/events/{FORUM.slug}/register",
             "register": f"{settings.registration_url}/api/v1/events/{FORUM.slug}/registrations",
             "scan": f"{settings.checkin_url}/api/v1/scans",
             "headcount": f"{settings.checkin_url}/api/v1/events/{FORUM.slug}/headcount",

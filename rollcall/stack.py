@@ -91,6 +91,7 @@ def _announce(demo_data: dict, settings: Settings) -> None:
     lines = [
         "",
         "Rollcall is up. Demo event: Global Mayors' Forum 2023 (gmf2023)",
+        f"  registration page     {urls['register_page']}",
         f"  register a delegate   POST {urls['register']}",
         f"  scan a badge          POST {urls['scan']}",
         f"  live headcount        GET  {urls['headcount']}",

@@ -17,6 +17,18 @@ from shared.errors import Forbidden, Unauthorized
 PREFIXES = {"organizer": "org", "scanner": "scn", "manage": "mng"}
 
 
+class ShownOnce:
+    """Something just made, with the secret that goes with it (a token, a code): the answer
+    shows both this once; afterwards only the digest is kept."""
+
+    def __init__(self, subject, **secrets: str):
+        self.subject = subject
+        self.__dict__.update(secrets)
+
+    def __getattr__(self, name: str):
+        return getattr(self.subject, name)
+
+
 def new_token(kind: str) -> str:
     return f"rc_{PREFIXES[kind]}_{secrets.token_urlsafe(32)}"
 

@@ -35,9 +35,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from services.registration import api as public
     from services.registration import organiser_api
+    from services.registration.pages import bp as pages
 
     api.register_blueprint(public.blp)
     api.register_blueprint(organiser_api.blp)
+    app.register_blueprint(pages)  # HTML pages: plain Flask, not in the OpenAPI document
     return app
 
 

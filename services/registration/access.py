@@ -3,6 +3,7 @@ token) on their own registration. Each action is recorded with its actor."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -45,10 +46,27 @@ def organiser(session: Session, token_digest: str, slug: str, *, lock: bool = Fa
     return event, Actor("organiser", token.label)
 
 
+def organiser_required(view):
+    """Refuse anything but an organiser token (401 or 403) before the body is read, so no
+    one else learns the schema's rules; the view then checks which event the token is for."""
+
+    @functools.wraps(view)
+    def checked(*args, **kwargs):
+        from services.registration import resources  # the app's database, at request time
+
+        with resources().db.reads() as session:
+            any_organiser(session, access.bearer_digest())
+        return view(*args, **kwargs)
+
+    return checked
+
+
 def any_organiser(session: Session, token_digest: str) -> Actor:
     """An organiser of any event (who may create another); 401 otherwise."""
     token = session.scalar(select(OrganizerToken).where(OrganizerToken.digest == token_digest))
     if token is None:
+        if _is_delegate(session, token_digest):
+            raise access.wrong_role("an organiser")
         raise access.unknown_token()
     return Actor("organiser", token.label)
 

@@ -3,9 +3,10 @@ correct or cancel one's own registration. Thin views: load a schema, call a use 
 
 from __future__ import annotations
 
+from flask import jsonify, request
 from flask_smorest import Blueprint
 
-from services.registration import lifecycle, resources
+from services.registration import idempotency, lifecycle, resources
 from services.registration.access import registration_actor
 from services.registration.event_setup import event_by_slug
 from services.registration.schemas import (
@@ -21,6 +22,13 @@ from shared.errors import ErrorBody
 
 blp = Blueprint("registration", __name__, url_prefix="/api/v1", description="Delegates register")
 BEARER = [{"bearer": []}]
+IDEMPOTENCY_KEY = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 200},
+    "description": "a retry with the same key and body gets the first answer again",
+}
 
 
 @blp.get("/events/<slug>")
@@ -40,13 +48,24 @@ def get_event(slug: str):
 @blp.alt_response(404, schema=ErrorBody)
 @blp.alt_response(409, schema=ErrorBody)
 @blp.alt_response(422, schema=ErrorBody)
+@blp.doc(parameters=[IDEMPOTENCY_KEY])
 def register(data: dict, slug: str):
     """Register a delegate. Depending on the category: confirmed with a badge (mailed at
-    once), pending an organiser's approval, or waitlisted when full. Answers with the manage
-    token, shown this once."""
+    once), pending an organiser's approval, or waitlisted when full; an invitation code skips
+    approval. Answers with the manage token, shown this once. With an `Idempotency-Key`, a
+    retry of the same request gets the same answer."""
     r = resources()
+    key = request.headers.get("Idempotency-Key", "").strip()[:200]
     with r.db.sessions.begin() as session:
-        return lifecycle.register(session, r.signer, slug, data)
+        if not key:
+            return lifecycle.register(session, r.signer, slug, data)
+        event_id = event_by_slug(session, slug).id
+        seen = idempotency.replay(session, event_id, key, data)
+        if seen is not None:
+            return jsonify(seen.body), seen.status, {"Idempotent-Replayed": "true"}
+        answer = RegistrationCreated().dump(lifecycle.register(session, r.signer, slug, data))
+        idempotency.remember(session, event_id, key, data, 201, answer)
+        return jsonify(answer), 201
 
 
 @blp.get("/registrations/<int:registration_id>")

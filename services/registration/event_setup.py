@@ -60,18 +60,7 @@ def event_by_slug(session: Session, slug: str, *, lock: bool = False) -> Event:
     return event
 
 
-@dataclass(frozen=True)
-class CreatedEvent:
-    """A new event with its first organiser token, which is shown this once."""
-
-    event: Event
-    organizer_token: str
-
-    def __getattr__(self, name: str):
-        return getattr(self.event, name)
-
-
-def create_event(session: Session, spec: EventSpec, label: str = "owner") -> CreatedEvent:
+def create_event(session: Session, spec: EventSpec, label: str = "owner") -> access.ShownOnce:
     """Create an event with its categories and its first organiser token."""
     if session.scalar(select(Event.id).where(Event.slug == spec.slug)) is not None:
         raise Conflict("event_exists", f"An event with the slug {spec.slug!r} exists already.")
@@ -89,7 +78,7 @@ def create_event(session: Session, spec: EventSpec, label: str = "owner") -> Cre
     session.flush()
     token = _new_organizer_token(session, event, label)
     announce_event(session, event, EVENT_CREATED)
-    return CreatedEvent(event, token)
+    return access.ShownOnce(event, organizer_token=token)
 
 
 def update_event(session: Session, event: Event, changes: dict) -> Event:

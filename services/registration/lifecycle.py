@@ -7,14 +7,12 @@ seats confirm exactly as many as there are."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.registration import changes, domain
-from services.registration.access import SYSTEM, Actor, locked_event
+from services.registration import changes, domain, invitations
+from services.registration.access import DELEGATE, SYSTEM, Actor, locked_event
 from services.registration.domain import Seats, Status
 from services.registration.event_setup import event_by_slug
 from services.registration.models import Badge, Category, Event, Registration
@@ -28,21 +26,18 @@ from shared.errors import Conflict, Invalid
 PRINTED = ("given_name", "family_name", "organisation", "city", "country")
 
 
-@dataclass(frozen=True)
-class Registered:
-    """A new registration with its manage token, which is shown this once."""
-
-    registration: Registration
-    manage_token: str
-
-    def __getattr__(self, name: str):
-        return getattr(self.registration, name)
-
-
 def register(
-    session: Session, signer: BadgeSigner, slug: str, data: dict, invited: bool = False
-) -> Registered:
-    """Register a delegate: pending approval, confirmed with a badge, or waitlisted."""
+    session: Session,
+    signer: BadgeSigner,
+    slug: str,
+    data: dict,
+    invited: bool = False,
+    actor: Actor = DELEGATE,
+) -> access.ShownOnce:
+    """Register a delegate: pending approval, confirmed with a badge, or waitlisted. A valid
+    invitation code (or `invited`, for an organiser's import) skips approval."""
+    data = dict(data)
+    code = data.pop("invitation_code", None)
     event = event_by_slug(session, slug, lock=True)
     category = _category(event, data["category"])
     key = domain.email_key(data["email"])
@@ -52,8 +47,10 @@ def register(
         )
     ):
         raise _already_registered()
+    if code:
+        invitations.redeem(session, event.id, code, category.code)
     status = domain.status_on_registration(
-        category.needs_approval, invited, seats(session, event, category)
+        category.needs_approval, invited or bool(code), seats(session, event, category)
     )
     manage_token = access.new_token("manage")
     registration = Registration(
@@ -73,8 +70,9 @@ def register(
         if "email_key" in str(exc.orig):  # a concurrent registration with this address won
             raise _already_registered() from exc
         raise
-    changes.record(session, signer, registration, ev.DELEGATE_REGISTERED, Actor("delegate"))
-    return Registered(registration, manage_token)
+    detail = {"invitation": True} if code else {}
+    changes.record(session, signer, registration, ev.DELEGATE_REGISTERED, actor, **detail)
+    return access.ShownOnce(registration, manage_token=manage_token)
 
 
 def approve(session: Session, signer: BadgeSigner, registration: Registration, actor: Actor):

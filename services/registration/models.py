@@ -136,6 +136,40 @@ class Badge(Base):
     registration: Mapped[Registration] = relationship(back_populates="badge")
 
 
+class InvitationCode(Base):
+    """A code that registers up to `uses_allowed` delegates in one category without
+    approval (a mayor's office registers its delegation with one). Stored as a digest."""
+
+    __tablename__ = "invitation_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(8))  # the code's last characters, to tell codes apart
+    category: Mapped[str] = mapped_column(String(40))
+    label: Mapped[str] = mapped_column(String(200))
+    uses_allowed: Mapped[int]
+    uses: Mapped[int] = mapped_column(default=0)
+    revoked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class IdempotentRequest(Base):
+    """A registration answered under an `Idempotency-Key`: the same key and body get the
+    same answer again instead of a second registration (kept for a day)."""
+
+    __tablename__ = "idempotent_requests"
+    __table_args__ = (UniqueConstraint("event_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of the request body
+    status: Mapped[int]
+    body: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=_now, index=True)
+
+
 class AuditEntry(Base):
     """Who did what, when: every organiser and delegate action on a registration."""
 

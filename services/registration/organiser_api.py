@@ -7,10 +7,11 @@ from flask_smorest import Blueprint
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from services.registration import event_setup, lifecycle, resources
+from services.registration import event_setup, invitations, lifecycle, resources
 from services.registration.access import (
     any_organiser,
     organiser,
+    organiser_required,
     registration_actor,
     require_organiser,
 )
@@ -21,11 +22,14 @@ from services.registration.schemas import (
     EventIn,
     EventOut,
     EventPatch,
+    InvitationCreated,
+    InvitationIn,
+    InvitationOut,
     ReasonIn,
     RegistrationOut,
     RegistrationQuery,
 )
-from shared.access import bearer_digest, bearer_required
+from shared.access import ShownOnce, bearer_digest
 from shared.errors import ErrorBody
 
 blp = Blueprint("organiser", __name__, url_prefix="/api/v1", description="Organisers")
@@ -33,7 +37,7 @@ BEARER = [{"bearer": []}]
 
 
 @blp.post("/events")
-@bearer_required
+@organiser_required
 @blp.arguments(EventIn)
 @blp.response(201, EventCreated)
 @blp.alt_response(401, schema=ErrorBody)
@@ -50,7 +54,7 @@ def create_event(data: dict):
 
 
 @blp.patch("/events/<slug>")
-@bearer_required
+@organiser_required
 @blp.arguments(EventPatch(partial=True))
 @blp.response(200, EventOut)
 @blp.alt_response(401, schema=ErrorBody)
@@ -68,7 +72,7 @@ def update_event(data: dict, slug: str):
 
 
 @blp.get("/events/<slug>/registrations")
-@bearer_required
+@organiser_required
 @blp.arguments(RegistrationQuery, location="query")
 @blp.response(200, RegistrationOut(many=True))
 @blp.paginate()
@@ -93,7 +97,7 @@ def list_registrations(query: dict, slug: str, pagination_parameters):
 
 
 @blp.post("/registrations/<int:registration_id>/approve")
-@bearer_required
+@organiser_required
 @blp.response(200, RegistrationOut)
 @blp.alt_response(409, schema=ErrorBody)
 @blp.doc(security=BEARER)
@@ -103,7 +107,7 @@ def approve(registration_id: int):
 
 
 @blp.post("/registrations/<int:registration_id>/reject")
-@bearer_required
+@organiser_required
 @blp.arguments(ReasonIn)
 @blp.response(200, RegistrationOut)
 @blp.alt_response(409, schema=ErrorBody)
@@ -114,7 +118,7 @@ def reject(data: dict, registration_id: int):
 
 
 @blp.post("/registrations/<int:registration_id>/badge/revoke")
-@bearer_required
+@organiser_required
 @blp.arguments(ReasonIn)
 @blp.response(200, RegistrationOut)
 @blp.alt_response(409, schema=ErrorBody)
@@ -125,7 +129,7 @@ def revoke_badge(data: dict, registration_id: int):
 
 
 @blp.post("/registrations/<int:registration_id>/badge/reissue")
-@bearer_required
+@organiser_required
 @blp.response(200, RegistrationOut)
 @blp.alt_response(409, schema=ErrorBody)
 @blp.doc(security=BEARER)
@@ -135,7 +139,7 @@ def reissue_badge(registration_id: int):
 
 
 @blp.get("/events/<slug>/audit")
-@bearer_required
+@organiser_required
 @blp.response(200, AuditOut(many=True))
 @blp.paginate()
 @blp.doc(security=BEARER)
@@ -163,3 +167,41 @@ def _page(session, statement, pagination_parameters) -> list:
     pagination_parameters.item_count = session.scalar(total)
     first, size = pagination_parameters.first_item, pagination_parameters.page_size
     return session.scalars(statement.offset(first).limit(size)).unique().all()
+
+
+@blp.post("/events/<slug>/invitations")
+@organiser_required
+@blp.arguments(InvitationIn)
+@blp.response(201, InvitationCreated)
+@blp.alt_response(422, schema=ErrorBody)
+@blp.doc(security=BEARER)
+def issue_invitation(data: dict, slug: str):
+    """Issue an invitation code for a category and a number of uses (a delegation of five:
+    `uses: 5`); whoever registers with it skips approval. The code is shown this once."""
+    with resources().db.sessions.begin() as session:
+        event, actor = organiser(session, bearer_digest(), slug)
+        invitation, code = invitations.issue(session, event, actor, **data)
+        return ShownOnce(invitation, code=code)
+
+
+@blp.get("/events/<slug>/invitations")
+@organiser_required
+@blp.response(200, InvitationOut(many=True))
+@blp.doc(security=BEARER)
+def list_invitations(slug: str):
+    """Every invitation code of the event, with its uses (the codes themselves are not kept)."""
+    with resources().db.reads() as session:
+        event, _actor = organiser(session, bearer_digest(), slug)
+        return invitations.listed(session, event)
+
+
+@blp.post("/events/<slug>/invitations/<int:invitation_id>/revoke")
+@organiser_required
+@blp.response(200, InvitationOut)
+@blp.alt_response(404, schema=ErrorBody)
+@blp.doc(security=BEARER)
+def revoke_invitation(slug: str, invitation_id: int):
+    """Revoke a code: it registers nobody more (registrations made with it stay)."""
+    with resources().db.sessions.begin() as session:
+        event, actor = organiser(session, bearer_digest(), slug)
+        return invitations.revoke(session, event, actor, invitation_id)

@@ -63,6 +63,10 @@ class RegistrationIn(Schema):
         validate=validate.OneOf(LANGUAGES),
         metadata={"description": "language of the e-mails: en or zh"},
     )
+    invitation_code = fields.String(
+        validate=validate.Length(max=40),
+        metadata={"description": "from an invitation: skips approval in its category"},
+    )
 
 
 class RegistrationPatch(Schema):
@@ -149,6 +153,27 @@ class AuditOut(Schema):
     action = fields.String()
     registration_id = fields.Integer(allow_none=True)
     detail = fields.Dict()
+
+
+class InvitationIn(Schema):
+    category = fields.String(required=True)
+    uses = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10000))
+    label = _text(200, metadata={"example": "Delegation of the City of Halandri"})
+
+
+class InvitationOut(Schema):
+    id = fields.Integer()
+    category = fields.String()
+    label = fields.String()
+    hint = fields.String(metadata={"description": "the code's last characters"})
+    uses_allowed = fields.Integer()
+    uses = fields.Integer()
+    revoked_at = fields.AwareDateTime(default_timezone=UTC, allow_none=True)
+    created_at = fields.AwareDateTime(default_timezone=UTC)
+
+
+class InvitationCreated(InvitationOut):
+    code = fields.String(metadata={"description": "shown once: give it to the invitee"})
 
 
 SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9-]{1,63}$", error="Lower-case letters, digits, hyphens.")
