@@ -5,6 +5,7 @@ the QR codes in them are decoded by an independent decoder and scanned at the ga
 
 from __future__ import annotations
 
+import contextlib
 import email
 import io
 import json
@@ -20,7 +21,7 @@ import zxingcpp
 from PIL import Image
 
 from tests.conftest import fresh_database
-from tests.support.processes import free_port, start_process, wait_until
+from tests.support.processes import descendants, free_port, running, start_process, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -89,6 +90,7 @@ class Stack:
             )
 
         self.demo = wait_until(ready, 90, "the stack to answer /healthz")
+        self.family = descendants(self.process.pid)  # every process `rollcall run` started
         return self.demo
 
     def _alive(self) -> None:
@@ -124,16 +126,14 @@ class Stack:
         os.killpg(self.process.pid, signal.SIGINT)
         return self.process.wait(60)
 
-    def leftovers(self) -> bool:
-        try:
-            os.killpg(self.process.pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
+    def leftovers(self) -> list[int]:
+        return running([self.process.pid, *getattr(self, "family", [])])
 
     def kill(self) -> None:
-        if self.leftovers():
-            os.killpg(self.process.pid, signal.SIGKILL)
+        """After a failure: nothing the stack started may outlive the test."""
+        for pid in self.leftovers():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.process.wait(10)
 
 
@@ -199,6 +199,7 @@ def one_delegate_each(stack: Stack) -> None:
     printed = stack.log.read_text()
     assert "Rollcall is up" in printed and demo["organizer_token"] in printed
 
+    assert len(stack.family) >= 10  # redis, two gunicorns and their workers, relays, Celery, sink
     exit_code = stack.interrupt()
     wait_until(lambda: not stack.leftovers(), 30, "every process of the stack to stop")
     assert exit_code == 130, stack.log.read_text()[-2000:]  # 128 + SIGINT, as a shell reports
