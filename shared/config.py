@@ -43,6 +43,8 @@ class Settings:
     badge_signing_key: str | None = field(repr=False)
     badge_verify_keys: str | None
     max_body_bytes: int
+    registration_rate_limit: int
+    proxy_hops: int
     relay_interval: float
     log_level: str
 
@@ -79,6 +81,8 @@ class Settings:
             badge_signing_key=env.get("BADGE_SIGNING_KEY") or None,
             badge_verify_keys=env.get("BADGE_VERIFY_KEYS") or None,
             max_body_bytes=int(env.get("MAX_BODY_BYTES", str(1024 * 1024))),
+            registration_rate_limit=int(env.get("REGISTRATION_RATE_LIMIT", "60")),
+            proxy_hops=int(env.get("PROXY_HOPS", "0")),
             relay_interval=float(env.get("RELAY_INTERVAL", "0.2")),
             log_level=env.get("LOG_LEVEL", "INFO"),
         )

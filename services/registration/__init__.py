@@ -6,11 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis
 from flask import Flask, current_app
 
 from shared import db
 from shared.badges import BadgeSigner, signer_from
 from shared.config import Settings
+from shared.ratelimit import RateLimit, limit_endpoints
 from shared.web import create_service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -32,6 +34,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     database = db.Database.at(settings.registration_database_url)
     app, api = create_service_app(__name__, "Rollcall registration", settings, database)
     app.extensions["registration"] = Resources(database, signer_from(settings))
+    limit_endpoints(app, {"registration.register"}, _registration_limit(settings))
 
     from services.registration import api as public
     from services.registration import organiser_api
@@ -41,6 +44,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(organiser_api.blp)
     app.register_blueprint(pages)  # HTML pages: plain Flask, not in the OpenAPI document
     return app
+
+
+def _registration_limit(settings: Settings) -> RateLimit:
+    """Registrations per minute from one address: a mayor's office registering its whole
+    delegation stays well within it; a script flooding fake delegates does not."""
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=1)
+    return RateLimit(client, "register", settings.registration_rate_limit)
 
 
 def resources() -> Resources:
