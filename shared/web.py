@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import redis
 from flask import Blueprint, Flask, request
+from werkzeug.routing import IntegerConverter
 
 from shared.config import Settings
 from shared.db import Database
@@ -21,6 +22,14 @@ _SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
 }
+
+
+class IdConverter(IntegerConverter):
+    """`<id:name>`: a row id, which fits the database's integer; a larger one is simply not
+    found (404) instead of overflowing the database driver."""
+
+    def __init__(self, url_map):
+        super().__init__(url_map, min=1, max=2**31 - 1)
 
 
 def create_service_app(
@@ -39,6 +48,7 @@ def create_service_app(
     )
     app.json.ensure_ascii = False  # names in any script come back as written
     app.json.sort_keys = False  # fields in the order the schemas declare them
+    app.url_map.converters["id"] = IdConverter
     api = RollcallApi(app)
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "rc_org_… / rc_scn_…"}
@@ -48,7 +58,9 @@ def create_service_app(
     def _json_only():
         if request.method in {"POST", "PUT", "PATCH"} and request.content_length != 0:
             mimetype = request.mimetype or ""
-            if request.content_length and mimetype != "application/json":
+            view = app.view_functions.get(request.endpoint)
+            upload = mimetype == "multipart/form-data" and getattr(view, "takes_uploads", False)
+            if request.content_length and mimetype != "application/json" and not upload:
                 raise Unsupported("unsupported_media_type", "Send the body as application/json.")
 
     @app.after_request
@@ -60,6 +72,13 @@ def create_service_app(
     broker = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=1)
     app.register_blueprint(health_blueprint({"database": database.ping, "redis": broker.ping}))
     return app, api
+
+
+def takes_uploads(view):
+    """Mark a view that takes a multipart/form-data body (a file upload); every other view
+    takes JSON only."""
+    view.takes_uploads = True
+    return view
 
 
 def health_blueprint(checks: dict[str, Check]) -> Blueprint:

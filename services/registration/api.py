@@ -68,7 +68,7 @@ def register(data: dict, slug: str):
         return jsonify(answer), 201
 
 
-@blp.get("/registrations/<int:registration_id>")
+@blp.get("/registrations/<id:registration_id>")
 @bearer_required
 @blp.response(200, RegistrationOut)
 @blp.alt_response(401, schema=ErrorBody)
@@ -82,7 +82,7 @@ def get_registration(registration_id: int):
         return registration
 
 
-@blp.patch("/registrations/<int:registration_id>")
+@blp.patch("/registrations/<id:registration_id>")
 @bearer_required
 @blp.arguments(RegistrationPatch)
 @blp.response(200, RegistrationOut)
@@ -100,7 +100,7 @@ def correct_registration(data: dict, registration_id: int):
         return registration
 
 
-@blp.post("/registrations/<int:registration_id>/cancel")
+@blp.post("/registrations/<id:registration_id>/cancel")
 @bearer_required
 @blp.arguments(OptionalReasonIn)
 @blp.response(200, RegistrationOut)

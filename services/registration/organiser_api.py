@@ -96,7 +96,7 @@ def list_registrations(query: dict, slug: str, pagination_parameters):
         return _page(session, statement, pagination_parameters)
 
 
-@blp.post("/registrations/<int:registration_id>/approve")
+@blp.post("/registrations/<id:registration_id>/approve")
 @organiser_required
 @blp.response(200, RegistrationOut)
 @blp.alt_response(409, schema=ErrorBody)
@@ -106,7 +106,7 @@ def approve(registration_id: int):
     return _act(registration_id, lifecycle.approve)
 
 
-@blp.post("/registrations/<int:registration_id>/reject")
+@blp.post("/registrations/<id:registration_id>/reject")
 @organiser_required
 @blp.arguments(ReasonIn)
 @blp.response(200, RegistrationOut)
@@ -117,7 +117,7 @@ def reject(data: dict, registration_id: int):
     return _act(registration_id, lifecycle.reject, data["reason"])
 
 
-@blp.post("/registrations/<int:registration_id>/badge/revoke")
+@blp.post("/registrations/<id:registration_id>/badge/revoke")
 @organiser_required
 @blp.arguments(ReasonIn)
 @blp.response(200, RegistrationOut)
@@ -128,7 +128,7 @@ def revoke_badge(data: dict, registration_id: int):
     return _act(registration_id, lifecycle.revoke_badge, data["reason"])
 
 
-@blp.post("/registrations/<int:registration_id>/badge/reissue")
+@blp.post("/registrations/<id:registration_id>/badge/reissue")
 @organiser_required
 @blp.response(200, RegistrationOut)
 @blp.alt_response(409, schema=ErrorBody)
@@ -163,9 +163,11 @@ def _act(registration_id: int, action, *args):
 
 def _page(session, statement, pagination_parameters) -> list:
     """One page of a query's rows; the total goes to flask-smorest's X-Pagination header."""
-    total = select(func.count()).select_from(statement.order_by(None).subquery())
-    pagination_parameters.item_count = session.scalar(total)
+    total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    pagination_parameters.item_count = total
     first, size = pagination_parameters.first_item, pagination_parameters.page_size
+    if first >= total:  # past the end, however far: no offset too large for the database
+        return []
     return session.scalars(statement.offset(first).limit(size)).unique().all()
 
 
@@ -195,7 +197,7 @@ def list_invitations(slug: str):
         return invitations.listed(session, event)
 
 
-@blp.post("/events/<slug>/invitations/<int:invitation_id>/revoke")
+@blp.post("/events/<slug>/invitations/<id:invitation_id>/revoke")
 @organiser_required
 @blp.response(200, InvitationOut)
 @blp.alt_response(404, schema=ErrorBody)

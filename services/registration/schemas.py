@@ -176,6 +176,7 @@ class InvitationCreated(InvitationOut):
     code = fields.String(metadata={"description": "shown once: give it to the invitee"})
 
 
+MAX_SEATS = 10_000_000  # far beyond any congress or fair; keeps numbers in the database's range
 SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9-]{1,63}$", error="Lower-case letters, digits, hyphens.")
 COLOUR = validate.Regexp(r"^#[0-9a-fA-F]{6}$", error="A colour such as #1f6feb.")
 
@@ -183,7 +184,7 @@ COLOUR = validate.Regexp(r"^#[0-9a-fA-F]{6}$", error="A colour such as #1f6feb."
 class CategoryIn(Schema):
     code = fields.String(required=True, validate=SLUG)
     label = _text(100)
-    capacity = fields.Integer(allow_none=True, validate=validate.Range(min=0))
+    capacity = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=MAX_SEATS))
     needs_approval = fields.Boolean()
     areas = fields.List(fields.String(validate=SLUG), validate=validate.Length(max=50))
     colour = fields.String(validate=COLOUR)
@@ -204,7 +205,7 @@ class EventIn(Schema):
     timezone = TimeZone(required=True)
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
-    capacity = fields.Integer(allow_none=True, validate=validate.Range(min=0))
+    capacity = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=MAX_SEATS))
     categories = fields.List(
         fields.Nested(CategoryIn), required=True, validate=validate.Length(min=1, max=50)
     )
