@@ -125,10 +125,16 @@ def registration_server(tmp_path_factory, request, redis_url, badge_keys) -> Ite
 def open_page(chromium, registration_server):
     """`open_page(locale="en-GB", viewport="desktop")`: a page in a fresh browser context (its
     Accept-Language from `locale`), on the registration page unless `navigate=False`. After
-    the test, fails on any script error or Content-Security-Policy violation it reported."""
+    the test, fails on any script error or Content-Security-Policy violation it reported,
+    but those naming something in `tolerate`."""
     contexts, problems = [], []
 
-    def open_(locale: str = "en-GB", viewport: str = "desktop", navigate: bool = True):
+    def open_(
+        locale: str = "en-GB",
+        viewport: str = "desktop",
+        navigate: bool = True,
+        tolerate: tuple[str, ...] = (),
+    ):
         width, height = VIEWPORTS[viewport]
         context = chromium.new_context(
             locale=locale,
@@ -144,7 +150,9 @@ def open_page(chromium, registration_server):
             "console",
             lambda message: (
                 problems.append(f"console: {message.text}")
-                if message.type == "error" and "Failed to load resource" not in message.text
+                if message.type == "error"
+                and "Failed to load resource" not in message.text
+                and not any(known in message.text for known in tolerate)
                 else None
             ),
         )
