@@ -5,7 +5,7 @@ Pure functions: values in, a message out; the caller sends it."""
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime
+from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -15,15 +15,12 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from shared.badges import qr_png
+from shared.dates import event_dates
 
 BADGE_MAIL = "badge-mail"
 LANGUAGES = ("en", "zh")
 CONTENT_LANGUAGE = {"en": "en", "zh": "zh-Hans"}
 SUBJECTS = {"en": "Your badge for {event}", "zh": "您的{event}参会证件"}
-MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)  # fmt: skip
 
 
 class UnsafeHeader(ValueError):
@@ -50,26 +47,6 @@ def language_of(code: str) -> str:
 def message_id(idempotency_key: str, domain: str = "rollcall") -> str:
     """A Message-ID that is the same every time for one message, so a duplicate is visible."""
     return f"<{hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]}@{domain}>"
-
-
-def event_dates(starts_on: date, ends_on: date, language: str) -> str:
-    """The congress's dates as a reader of `language` writes them."""
-    if language == "zh":
-        start = f"{starts_on.year}年{starts_on.month}月{starts_on.day}日"
-        if ends_on == starts_on:
-            return start
-        if (ends_on.year, ends_on.month) == (starts_on.year, starts_on.month):
-            return f"{start}至{ends_on.day}日"
-        return f"{start}至{ends_on.year}年{ends_on.month}月{ends_on.day}日"
-
-    def full(d: date) -> str:
-        return f"{d.day} {MONTHS[d.month - 1]} {d.year}"
-
-    if ends_on == starts_on:
-        return full(starts_on)
-    if (ends_on.year, ends_on.month) == (starts_on.year, starts_on.month):
-        return f"{starts_on.day}–{full(ends_on)}"
-    return f"{full(starts_on)} – {full(ends_on)}"
 
 
 def _no_line_breaks(value: str, what: str) -> str:

@@ -63,6 +63,12 @@ def snapshot(registration: Registration, signer: BadgeSigner) -> dict:
             "version": badge.version,
             "status": badge.status,
             "reason": badge.status_reason,
-            "token": signer.sign(BadgeClaim(registration.event_id, badge.id, badge.version)),
+            "token": badge_token(registration, signer),
         },
     }
+
+
+def badge_token(registration: Registration, signer: BadgeSigner) -> str:
+    """The signed token of the registration's current badge (what its QR code holds)."""
+    badge = registration.badge
+    return signer.sign(BadgeClaim(registration.event_id, badge.id, badge.version))

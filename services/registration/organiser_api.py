@@ -68,6 +68,7 @@ def update_event(data: dict, slug: str):
         event, _actor = organiser(session, bearer_digest(), slug, lock=True)
         event_setup.update_event(session, event, data)
         lifecycle.promote_waitlist(session, r.signer, event)
+        _ = event.categories  # loaded while the session is open
         return event
 
 

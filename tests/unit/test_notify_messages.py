@@ -16,10 +16,10 @@ from services.notify.mailer import MailDeferred, MailRejected, _classify, descri
 from services.notify.messages import (
     UnsafeHeader,
     badge_mail,
-    event_dates,
     language_of,
     message_id,
 )
+from shared.dates import event_dates
 from shared.events import parse
 from tests.support.factories import event_info, registered_envelope
 
