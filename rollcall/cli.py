@@ -6,6 +6,7 @@ import json
 
 import click
 
+from rollcall.importing import import_delegates
 from shared.config import Settings
 
 
@@ -58,6 +59,9 @@ def smtp_sink() -> None:
     from rollcall.smtp_sink import main
 
     main()
+
+
+cli.add_command(import_delegates)
 
 
 def main() -> None:

@@ -37,12 +37,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     limit_endpoints(app, {"registration.register"}, _registration_limit(settings))
 
     from services.registration import api as public
-    from services.registration import badges_api, organiser_api
+    from services.registration import badges_api, bulk_api, organiser_api
     from services.registration.pages import bp as pages
 
     api.register_blueprint(public.blp)
     api.register_blueprint(organiser_api.blp)
     api.register_blueprint(badges_api.blp)
+    api.register_blueprint(bulk_api.blp)
     app.register_blueprint(pages)  # HTML pages: plain Flask, not in the OpenAPI document
     return app
 

@@ -97,6 +97,7 @@ def correct_registration(data: dict, registration_id: int):
     with r.db.sessions.begin() as session:
         registration, actor = registration_actor(session, bearer_digest(), registration_id)
         lifecycle.correct(session, r.signer, registration, actor, data)
+        _ = registration.event, registration.badge  # loaded while the session is open
         return registration
 
 
@@ -115,4 +116,5 @@ def cancel_registration(data: dict, registration_id: int):
     with r.db.sessions.begin() as session:
         registration, actor = registration_actor(session, bearer_digest(), registration_id)
         lifecycle.cancel(session, r.signer, registration, actor, data["reason"])
+        _ = registration.event, registration.badge  # loaded while the session is open
         return registration
