@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import redis
 from flask import Blueprint, Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from shared.config import Settings
@@ -58,6 +59,9 @@ def create_service_app(
     app.register_blueprint(
         Blueprint("vendor", __name__, static_folder="static", static_url_path="/vendor")
     )
+    if settings.proxy_hops:  # trust X-Forwarded-For from that many proxies, and no more
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.json.ensure_ascii = False  # names in any script come back as written
     app.json.sort_keys = False  # fields in the order the schemas declare them
     app.url_map.converters["id"] = IdConverter

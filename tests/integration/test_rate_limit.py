@@ -55,3 +55,16 @@ def test_registration_goes_on_when_redis_is_away(forum, build_app):
     client = build_app(registration, settings).test_client()
 
     assert [client.post(REGISTER, json=delegate()).status_code for _ in range(5)] == [201] * 5
+
+
+def test_behind_a_proxy_each_forwarded_client_has_its_own_allowance(forum, build_app):
+    url = forum.settings.redis_url.rsplit("/", 1)[0] + "/7"
+    redis.Redis.from_url(url).flushdb()
+    settings = forum.settings.but(redis_url=url, registration_rate_limit=1, proxy_hops=1)
+    client = build_app(registration, settings).test_client()
+
+    def from_(address: str) -> int:
+        headers = {"X-Forwarded-For": address}
+        return client.post(REGISTER, json=delegate(), headers=headers).status_code
+
+    assert [from_("198.51.100.1"), from_("198.51.100.2"), from_("198.51.100.1")] == [201, 201, 429]
