@@ -43,11 +43,14 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True
+        )
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30})
+    # hide_parameters: a logged database error must not carry names and addresses with it.
+    engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     # Several processes write one SQLite file: WAL lets readers go on beside a writer, and a
     # writing transaction takes the write lock at BEGIN (IMMEDIATE), so one that reads, then

@@ -21,6 +21,8 @@ DELEGATE_CANCELLED = "delegate.cancelled"
 DELEGATE_UPDATED = "delegate.updated"  # corrected details
 BADGE_REVOKED = "badge.revoked"
 BADGE_REISSUED = "badge.reissued"
+# The delegate's personal data was erased (on request, or past the event's retention period).
+DELEGATE_ERASED = "delegate.erased"
 CHECKIN_ADMITTED = "checkin.admitted"
 CHECKIN_EXITED = "checkin.exited"
 
@@ -35,6 +37,7 @@ DELEGATE_EVENTS = (
     DELEGATE_UPDATED,
     BADGE_REVOKED,
     BADGE_REISSUED,
+    DELEGATE_ERASED,
 )
 # The changes after which a delegate may hold a new badge to be mailed.
 BADGE_MAIL_EVENTS = (DELEGATE_REGISTERED, DELEGATE_CONFIRMED, BADGE_REISSUED)
@@ -129,6 +132,36 @@ class DelegateChanged(Schema):
     badge = fields.Nested(BadgeInfo, required=True, allow_none=True)
 
 
+class ErasedDelegateInfo(Schema):
+    """What is left of an erased delegate: no name (it reads "Erased"), no address; only what
+    anonymous counts need."""
+
+    id = fields.Integer(required=True)
+    revision = fields.Integer(required=True, validate=validate.Range(min=1))
+    display_name = fields.String(required=True)
+    category = fields.String(required=True)
+    country = fields.String(required=True)
+    status = fields.String(required=True)
+
+
+class ErasedBadgeInfo(Schema):
+    """An erased delegate's badge: void, and without a token (nobody is to scan it again)."""
+
+    id = fields.Integer(required=True)
+    version = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["active", "revoked", "void"]))
+    reason = fields.String(allow_none=True, load_default=None)
+
+
+class DelegateErased(Schema):
+    """`delegate.erased`: the delegate's snapshot with every personal field gone, so a
+    subscriber's copy forgets the person too."""
+
+    event = fields.Nested(EventInfo, required=True)
+    delegate = fields.Nested(ErasedDelegateInfo, required=True)
+    badge = fields.Nested(ErasedBadgeInfo, required=True, allow_none=True)
+
+
 class Checkin(Schema):
     event_id = fields.Integer(required=True)
     badge_id = fields.Integer(required=True)
@@ -142,6 +175,7 @@ PAYLOADS: dict[str, type[Schema]] = {
     EVENT_CREATED: EventAnnounced,
     EVENT_UPDATED: EventAnnounced,
     **dict.fromkeys(DELEGATE_EVENTS, DelegateChanged),
+    DELEGATE_ERASED: DelegateErased,
     CHECKIN_ADMITTED: Checkin,
     CHECKIN_EXITED: Checkin,
 }

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from celery.beat import PersistentScheduler
+from celery.schedules import crontab
 from sqlalchemy.orm import sessionmaker
 
 from services.notify.mailer import SmtpMailer
@@ -24,12 +25,20 @@ REDRIVE_EVERY = 60.0  # seconds
 
 settings = Settings.from_env()
 app = create_celery("notify", settings, include=("services.notify.tasks",))
+# The system's one beat: it sends each service's periodic task by name (run exactly one).
 app.conf.beat_schedule = {
     "redrive-stalled-notifications": {
         "task": "notify.redrive_stalled",
         "schedule": REDRIVE_EVERY,
         # A missed round is no loss: the next one finds the same rows.
         "options": {"expires": REDRIVE_EVERY},
+    },
+    "registration-purge-expired": {
+        "task": "registration.purge_expired",
+        # Daily: an event's personal data goes within a day of its retention period's end.
+        "schedule": crontab(hour=3, minute=30),
+        # A missed day is no loss: the next run finds the same registrations.
+        "options": {"expires": 24 * 3600},
     },
 }
 app.conf.beat_schedule_filename = str(settings.var_dir / "notify-beat-schedule")

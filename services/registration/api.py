@@ -1,19 +1,21 @@
 """The public and delegate API: read an event, register, and (with the manage token) read,
-correct or cancel one's own registration. Thin views: load a schema, call a use case."""
+correct or cancel one's own registration, download or erase one's data. Thin views: load a
+schema, call a use case."""
 
 from __future__ import annotations
 
 from flask import jsonify, request
 from flask_smorest import Blueprint
 
-from services.registration import idempotency, lifecycle, resources
+from services.registration import idempotency, lifecycle, personal_data, resources
 from services.registration.access import registration_actor
 from services.registration.event_setup import event_by_slug
+from services.registration.personal_data import PersonalDataOut
 from services.registration.schemas import (
+    DelegateRegistrationIn,
     EventOut,
     OptionalReasonIn,
     RegistrationCreated,
-    RegistrationIn,
     RegistrationOut,
     RegistrationPatch,
 )
@@ -35,7 +37,8 @@ IDEMPOTENCY_KEY = {
 @blp.response(200, EventOut)
 @blp.alt_response(404, schema=ErrorBody)
 def get_event(slug: str):
-    """An event's public details and the categories one can register in."""
+    """An event's public details, the categories one can register in, and the privacy notice
+    a delegate agrees to."""
     with resources().db.reads() as session:
         event = event_by_slug(session, slug)
         _ = event.categories  # loaded while the session is open
@@ -43,17 +46,18 @@ def get_event(slug: str):
 
 
 @blp.post("/events/<slug>/registrations")
-@blp.arguments(RegistrationIn)
+@blp.arguments(DelegateRegistrationIn)
 @blp.response(201, RegistrationCreated)
 @blp.alt_response(404, schema=ErrorBody)
 @blp.alt_response(409, schema=ErrorBody)
 @blp.alt_response(422, schema=ErrorBody)
 @blp.doc(parameters=[IDEMPOTENCY_KEY])
 def register(data: dict, slug: str):
-    """Register a delegate. Depending on the category: confirmed with a badge (mailed at
-    once), pending an organiser's approval, or waitlisted when full; an invitation code skips
-    approval. Answers with the manage token, shown this once. With an `Idempotency-Key`, a
-    retry of the same request gets the same answer."""
+    """Register a delegate, who agrees to the event's privacy notice (`consent: true`).
+    Depending on the category: confirmed with a badge (mailed at once), pending an organiser's
+    approval, or waitlisted when full; an invitation code skips approval. Answers with the
+    manage token, shown this once. With an `Idempotency-Key`, a retry of the same request gets
+    the same answer."""
     r = resources()
     key = request.headers.get("Idempotency-Key", "").strip()[:200]
     with r.db.sessions.begin() as session:
@@ -116,5 +120,40 @@ def cancel_registration(data: dict, registration_id: int):
     with r.db.sessions.begin() as session:
         registration, actor = registration_actor(session, bearer_digest(), registration_id)
         lifecycle.cancel(session, r.signer, registration, actor, data["reason"])
-        _ = registration.event, registration.badge  # loaded while the session is open
+        _ = registration.event, registration.badge
+        return registration
+
+
+@blp.get("/registrations/<id:registration_id>/data")
+@bearer_required
+@blp.response(200, PersonalDataOut)
+@blp.alt_response(401, schema=ErrorBody)
+@blp.alt_response(403, schema=ErrorBody)
+@blp.doc(security=BEARER)
+def download_data(registration_id: int):
+    """Everything kept about a delegate, as a JSON download: their registration, consent and
+    the notice agreed to, badge, and every action on it (for the delegate or an organiser)."""
+    with resources().db.sessions.begin() as session:
+        registration, actor = registration_actor(session, bearer_digest(), registration_id)
+        data = personal_data.export(session, registration, actor)
+        name = personal_data.filename(registration)
+        return data, 200, {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+@blp.post("/registrations/<id:registration_id>/erase")
+@bearer_required
+@blp.response(200, RegistrationOut)
+@blp.alt_response(401, schema=ErrorBody)
+@blp.alt_response(403, schema=ErrorBody)
+@blp.doc(security=BEARER)
+def erase_registration(registration_id: int):
+    """Erase a delegate's personal data (the delegate or an organiser): the name reads
+    "Erased", the rest of what names them is blanked, the badge becomes void and a seat goes
+    to the waitlist; category, country and status stay for anonymous counts. Erasing again
+    changes nothing. The manage token still reads what is left."""
+    r = resources()
+    with r.db.sessions.begin() as session:
+        registration, actor = registration_actor(session, bearer_digest(), registration_id)
+        lifecycle.erase(session, r.signer, registration, actor)
+        _ = registration.event, registration.badge
         return registration

@@ -1,5 +1,6 @@
-"""Setting up an event: its details, categories (capacity, approval, areas) and organiser
-tokens. Every change is announced (`event.created`, `event.updated`)."""
+"""Setting up an event: its details, categories (capacity, approval, areas), how long it keeps
+personal data, and organiser tokens. Every change is announced (`event.created`,
+`event.updated`)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class EventSpec:
     ends_on: date
     capacity: int | None = None
     categories: tuple[CategorySpec, ...] = field(default_factory=tuple)
+    retention_days: int | None = None  # then personal data is erased; None: kept until set
 
 
 def event_info(event: Event) -> dict:
@@ -72,6 +74,7 @@ def create_event(session: Session, spec: EventSpec, label: str = "owner") -> acc
         starts_on=spec.starts_on,
         ends_on=spec.ends_on,
         capacity=spec.capacity,
+        retention_days=spec.retention_days,
         categories=[_category(c, position) for position, c in enumerate(spec.categories)],
     )
     session.add(event)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.registration import changes, domain, invitations
+from services.registration import changes, domain, erasure, invitations, privacy
 from services.registration.access import DELEGATE, SYSTEM, Actor, locked_event
 from services.registration.domain import Seats, Status
 from services.registration.event_setup import event_by_slug
@@ -35,9 +35,13 @@ def register(
     actor: Actor = DELEGATE,
 ) -> access.ShownOnce:
     """Register a delegate: pending approval, confirmed with a badge, or waitlisted. A valid
-    invitation code (or `invited`, for an organiser's import) skips approval."""
+    invitation code (or `invited`, for an organiser's import) skips approval. A delegate must
+    agree to the privacy notice (`consent`); an organiser's entry records that they made it."""
     data = dict(data)
     code = data.pop("invitation_code", None)
+    consent = privacy.consent_record(
+        actor.is_organiser, data.pop("consent", None), data.pop("consent_version", None)
+    )
     event = event_by_slug(session, slug, lock=True)
     category = _category(event, data["category"])
     key = domain.email_key(data["email"])
@@ -59,6 +63,7 @@ def register(
         status=status.value,
         manage_digest=access.digest(manage_token),
         waitlisted_at=utcnow() if status is Status.WAITLISTED else None,
+        **consent,
         **data,
     )
     session.add(registration)
@@ -76,6 +81,7 @@ def register(
 
 
 def approve(session: Session, signer: BadgeSigner, registration: Registration, actor: Actor):
+    _live(registration)
     event = locked_event(session, registration)
     category = _category(event, registration.category)
     new = _transition(domain.status_on_approval, registration, seats(session, event, category))
@@ -90,6 +96,7 @@ def approve(session: Session, signer: BadgeSigner, registration: Registration, a
 def reject(
     session: Session, signer: BadgeSigner, registration: Registration, actor: Actor, reason: str
 ):
+    _live(registration)
     _check("reject", registration)
     registration.status, registration.status_reason = Status.REJECTED.value, reason
     changes.record(session, signer, registration, ev.DELEGATE_REJECTED, actor, reason=reason)
@@ -103,6 +110,7 @@ def cancel(
     reason: str | None = None,
 ):
     """Cancel a registration; its badge becomes void and its seat goes to the waitlist."""
+    _live(registration)
     event = locked_event(session, registration)
     _check("cancel", registration)
     had_seat = domain.holds_seat(Status(registration.status))
@@ -121,7 +129,11 @@ def promote_waitlist(session: Session, signer: BadgeSigner, event: Event) -> lis
     promoted = []
     waiting = session.scalars(
         select(Registration)
-        .where(Registration.event_id == event.id, Registration.status == Status.WAITLISTED.value)
+        .where(
+            Registration.event_id == event.id,
+            Registration.status == Status.WAITLISTED.value,
+            Registration.erased_at.is_(None),
+        )
         .order_by(Registration.waitlisted_at, Registration.id)
     ).all()
     for registration in waiting:
@@ -139,6 +151,7 @@ def correct(
     session: Session, signer: BadgeSigner, registration: Registration, actor: Actor, data: dict
 ):
     """Correct a registration's details; a change to what the badge prints reissues it."""
+    _live(registration)
     if registration.status in {Status.CANCELLED.value, Status.REJECTED.value}:
         raise Conflict("closed", f"This registration is {registration.status}.")
     changed = {k: v for k, v in data.items() if getattr(registration, k) != v}
@@ -171,6 +184,7 @@ def correct(
 def revoke_badge(
     session: Session, signer: BadgeSigner, registration: Registration, actor: Actor, reason: str
 ):
+    _live(registration)
     badge = _badge(registration)
     if badge.status != "active":
         raise Conflict("not_active", f"This badge is {badge.status} already.")
@@ -180,15 +194,29 @@ def revoke_badge(
 
 def reissue_badge(session: Session, signer: BadgeSigner, registration: Registration, actor: Actor):
     """A new version of the badge; every earlier QR code stops working."""
+    _live(registration)
     if registration.status != Status.CONFIRMED.value:
         raise Conflict("not_confirmed", "Only a confirmed registration has a badge to reissue.")
     _bump(_badge(registration))
     changes.record(session, signer, registration, ev.BADGE_REISSUED, actor)
 
 
+def erase(session: Session, signer: BadgeSigner, registration: Registration, actor: Actor):
+    """Erase a delegate's personal data at their (or an organiser's) request; again is a
+    no-op. The seat it held, if any, goes to the waitlist."""
+    event = locked_event(session, registration)
+    session.refresh(registration, with_for_update=True)  # a concurrent purge got here first?
+    had_seat = registration.erased_at is None and domain.holds_seat(Status(registration.status))
+    if erasure.erase(session, registration, actor, erasure.BY_REQUEST) and had_seat:
+        promote_waitlist(session, signer, event)
+
+
 def seats(session: Session, event: Event, category: Category) -> Seats:
+    # An erased registration keeps its status for the counts, but nobody holds its seat.
     confirmed = select(func.count()).where(
-        Registration.event_id == event.id, Registration.status == Status.CONFIRMED.value
+        Registration.event_id == event.id,
+        Registration.status == Status.CONFIRMED.value,
+        Registration.erased_at.is_(None),
     )
     return Seats(
         category_taken=session.scalar(confirmed.where(Registration.category == category.code)),
@@ -196,6 +224,13 @@ def seats(session: Session, event: Event, category: Category) -> Seats:
         event_taken=session.scalar(confirmed),
         event_capacity=event.capacity,
     )
+
+
+def _live(registration: Registration) -> None:
+    if registration.erased_at is not None:
+        raise Conflict(
+            "erased", "This registration's personal data was erased; it can no longer change."
+        )
 
 
 def _confirm(registration: Registration) -> None:

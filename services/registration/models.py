@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, ForeignKey, Index, MetaData, String, UniqueConstraint, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from services.registration import domain
+from services.registration import domain, privacy
 from shared.db import NAMING_CONVENTION, TYPE_ANNOTATIONS
 from shared.db import utcnow as _now
 from shared.outbox import Outbox, outbox_table
@@ -30,11 +30,21 @@ class Event(Base):
     starts_on: Mapped[date]
     ends_on: Mapped[date]
     capacity: Mapped[int | None]  # seats in all; None: no limit beyond the categories'
+    # Days after `ends_on` that personal data is kept, then erased; None: until one is set.
+    retention_days: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=_now)
 
     categories: Mapped[list[Category]] = relationship(
         back_populates="event", order_by="Category.position"
     )
+
+    @property
+    def personal_data_kept_until(self) -> date | None:
+        return privacy.kept_until(self.ends_on, self.retention_days)
+
+    @property
+    def privacy_notice(self) -> privacy.Notice:
+        return privacy.NOTICE
 
 
 class Category(Base):
@@ -94,6 +104,13 @@ class Registration(Base):
     dietary: Mapped[str] = mapped_column(String(200), default="")
     accessibility: Mapped[str] = mapped_column(String(200), default="")
     manage_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    # Consent: "delegate" (agreed to the privacy notice of `consent_version` at `consent_at`),
+    # "organiser" (entered by an organiser, no consent of the delegate's), or "unrecorded".
+    consent_basis: Mapped[str] = mapped_column(String(16), server_default="unrecorded")
+    consent_version: Mapped[str | None] = mapped_column(String(32))
+    consent_at: Mapped[datetime | None]
+    # Set once the personal fields are erased; category, country and status stay for counts.
+    erased_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=_now)
     updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now)
 
@@ -104,10 +121,22 @@ class Registration(Base):
     def display_name(self) -> str:
         return domain.display_name(self.given_name, self.family_name)
 
+    @property
+    def consent(self) -> dict:
+        return {
+            "basis": self.consent_basis,
+            "version": self.consent_version,
+            "given_at": self.consent_at,
+            "notice": privacy.notice(self.consent_version),
+        }
+
 
 @event.listens_for(Registration, "before_insert")
 @event.listens_for(Registration, "before_update")
 def _keep_search_key(_mapper, _connection, registration: Registration) -> None:
+    if registration.erased_at is not None:  # nothing of the person is left to find
+        registration.search_key = ""
+        return
     registration.search_key = domain.search_key(
         registration.given_name,
         registration.family_name,

@@ -18,7 +18,7 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from services.registration import resources
+from services.registration import privacy, resources
 from services.registration.models import Event
 from services.registration.schemas import LANGUAGES
 
@@ -55,6 +55,11 @@ TEXT = {
         "category": "Category",
         "category_choose": "Choose a category",
         "language": "Language of your e-mails",
+        "section_privacy": "Your personal data",
+        "privacy_version": "Privacy notice, version {version}",
+        "consent": "I have read the privacy notice above and agree that my details are used as "
+        "it describes.",
+        "consent_short": "Privacy notice",
         "submit": "Register",
         "submitting": "Registering…",
         "error_summary": "Please correct the following",
@@ -73,6 +78,10 @@ TEXT = {
         "msg_choose": "Choose one of the options in the list.",
         "msg_control": "Remove the special (control) characters from this field.",
         "msg_already_registered": "This e-mail address is already registered for this event.",
+        "msg_consent": "Tick this box to agree to the privacy notice: registering needs your "
+        "consent.",
+        "msg_notice_changed": "The privacy notice has changed since this page was opened. Reload "
+        "the page, read the notice and agree again.",
         "confirm_title": "You are registered",
         "confirm_thanks": "Thank you, {name}.",
         "confirm_confirmed": "Your badge with its QR code is on its way to {email}. It "
@@ -120,6 +129,10 @@ TEXT = {
         "category": "参会类别",
         "category_choose": "请选择参会类别",
         "language": "邮件语言",
+        "section_privacy": "个人信息保护",
+        "privacy_version": "隐私声明（版本 {version}）",
+        "consent": "我已阅读上述隐私声明，并同意按其所述使用我的信息。",
+        "consent_short": "隐私声明",
         "submit": "提交报名",
         "submitting": "正在提交…",
         "error_summary": "请修改以下内容",
@@ -136,6 +149,8 @@ TEXT = {
         "msg_choose": "请从列表中选择。",
         "msg_control": "请删除此项中的特殊控制字符。",
         "msg_already_registered": "此电子邮箱已报名本次活动。",
+        "msg_consent": "请勾选此项以同意隐私声明：报名须经您同意。",
+        "msg_notice_changed": "打开本页后隐私声明已有更新。请刷新页面，阅读声明后重新同意。",
         "confirm_title": "报名成功",
         "confirm_thanks": "{name}，感谢您的报名。",
         "confirm_confirmed": "带有二维码的参会证正在发送至 {email}，通常几分钟内即可收到；"
@@ -190,7 +205,8 @@ def register(slug: str):
             countries=countries(lang),
             mail_languages=[(code, _autonym(code)) for code in LANGUAGES],
             endpoint=url_for("registration.register", slug=slug),
-            page_data={"text": TEXT, "dates": dates, "countries": _country_names()},
+            consent_version=privacy.NOTICE.version,
+            page_data={"text": texts(), "dates": dates, "countries": _country_names()},
         )
     return _localised(page, 200, lang)
 
@@ -201,11 +217,25 @@ def _not_found(lang: str):
     return _localised(page, 404, lang)
 
 
+def texts() -> dict[str, dict[str, str]]:
+    """The page's texts in each language, with the privacy notice a delegate agrees to (its
+    one text is kept in `privacy`)."""
+    notice = privacy.NOTICE
+    return {
+        lang: {
+            **text,
+            "privacy_notice": notice.text(lang),
+            "privacy_version": text["privacy_version"].format(version=notice.version),
+        }
+        for lang, text in TEXT.items()
+    }
+
+
 def _common(lang: str) -> dict:
     return {
         "lang": lang,
-        "t": TEXT[lang],
-        "texts": TEXT,
+        "t": texts()[lang],
+        "texts": texts(),
         "html_lang": HTML_LANG,
         "language_names": LANGUAGE_NAMES,
         "asset": asset_url,

@@ -8,7 +8,9 @@ from zoneinfo import available_timezones
 import pycountry
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from services.registration import privacy
 from services.registration.domain import clean_text, has_control_characters
+from shared.db import as_utc
 
 LANGUAGES = ("en", "zh")
 
@@ -40,6 +42,25 @@ class EmailAddress(fields.Email):
         return super()._deserialize(value, attr, data, **kwargs).strip()
 
 
+class UtcDateTime(fields.AwareDateTime):
+    """A moment stored in UTC, always shown with its offset (SQLite hands it back naive)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(default_timezone=UTC, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return super()._serialize(value and as_utc(value), attr, obj, **kwargs)
+
+
+class Consent(fields.Boolean):
+    """JSON `true` and nothing else: consent is given explicitly, or not at all."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value is not True:
+            raise ValidationError(privacy.CONSENT_NEEDED)
+        return True
+
+
 def _text(max_length: int, required: bool = True, **kwargs) -> Text:
     return Text(
         required=required,
@@ -49,6 +70,8 @@ def _text(max_length: int, required: bool = True, **kwargs) -> Text:
 
 
 class RegistrationIn(Schema):
+    """A delegate's details, as the registration form and an organiser's import take them."""
+
     given_name = _text(100, metadata={"example": "小明"})
     family_name = _text(100, required=False, load_default="", metadata={"example": "王"})
     email = EmailAddress(required=True, validate=validate.Length(max=254))
@@ -66,6 +89,25 @@ class RegistrationIn(Schema):
     invitation_code = fields.String(
         validate=validate.Length(max=40),
         metadata={"description": "from an invitation: skips approval in its category"},
+    )
+
+
+class DelegateRegistrationIn(RegistrationIn):
+    """A delegate registering themselves: their details and their consent to the privacy
+    notice (`GET /api/v1/events/<slug>` has its text)."""
+
+    consent = Consent(
+        required=True,
+        error_messages={"required": privacy.CONSENT_NEEDED, "null": privacy.CONSENT_NEEDED},
+        metadata={"description": "true: the delegate agrees to the privacy notice"},
+    )
+    consent_version = fields.String(
+        validate=validate.Length(max=32),
+        metadata={
+            "description": "the version of the privacy notice the delegate read; refused when "
+            "it is no longer the current one",
+            "example": privacy.NOTICE.version,
+        },
     )
 
 
@@ -106,6 +148,17 @@ class BadgeOut(Schema):
     reason = fields.String(attribute="status_reason", allow_none=True)
 
 
+class ConsentOut(Schema):
+    basis = fields.String(
+        metadata={
+            "description": "delegate (agreed to the privacy notice), organiser (entered by an "
+            "organiser, no consent of the delegate's) or unrecorded"
+        }
+    )
+    version = fields.String(allow_none=True, metadata={"description": "of the privacy notice"})
+    given_at = UtcDateTime(allow_none=True)
+
+
 class RegistrationOut(Schema):
     id = fields.Integer()
     event = fields.Function(lambda r: r.event.slug)
@@ -125,8 +178,13 @@ class RegistrationOut(Schema):
     dietary = fields.String()
     accessibility = fields.String()
     badge = fields.Nested(BadgeOut, allow_none=True)
-    created_at = fields.AwareDateTime(default_timezone=UTC)
-    updated_at = fields.AwareDateTime(default_timezone=UTC)
+    consent = fields.Nested(ConsentOut)
+    erased_at = UtcDateTime(
+        allow_none=True,
+        metadata={"description": "when the personal data was erased; null while it is kept"},
+    )
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
 
 
 class RegistrationCreated(RegistrationOut):
@@ -148,7 +206,7 @@ class RegistrationQuery(Schema):
 
 
 class AuditOut(Schema):
-    at = fields.AwareDateTime(default_timezone=UTC)
+    at = UtcDateTime()
     actor = fields.String()
     action = fields.String()
     registration_id = fields.Integer(allow_none=True)
@@ -168,8 +226,8 @@ class InvitationOut(Schema):
     hint = fields.String(metadata={"description": "the code's last characters"})
     uses_allowed = fields.Integer()
     uses = fields.Integer()
-    revoked_at = fields.AwareDateTime(default_timezone=UTC, allow_none=True)
-    created_at = fields.AwareDateTime(default_timezone=UTC)
+    revoked_at = UtcDateTime(allow_none=True)
+    created_at = UtcDateTime()
 
 
 class InvitationCreated(InvitationOut):
@@ -206,6 +264,14 @@ class EventIn(Schema):
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
     capacity = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=MAX_SEATS))
+    retention_days = fields.Integer(
+        allow_none=True,
+        validate=validate.Range(min=0, max=3650),
+        metadata={
+            "description": "days after the event's last day that personal data is kept, then "
+            "erased automatically (anonymous counts stay); null: kept until a period is set"
+        },
+    )
     categories = fields.List(
         fields.Nested(CategoryIn), required=True, validate=validate.Length(min=1, max=50)
     )
@@ -230,6 +296,12 @@ class CategoryOut(Schema):
     colour = fields.String()
 
 
+class PrivacyNoticeOut(Schema):
+    version = fields.String()
+    text_en = fields.String()
+    text_zh = fields.String()
+
+
 class EventOut(Schema):
     slug = fields.String()
     name = fields.String()
@@ -238,6 +310,15 @@ class EventOut(Schema):
     starts_on = fields.Date()
     ends_on = fields.Date()
     capacity = fields.Integer(allow_none=True)
+    retention_days = fields.Integer(allow_none=True)
+    personal_data_kept_until = fields.Date(
+        allow_none=True,
+        metadata={"description": "the last day personal data is kept; erased the day after"},
+    )
+    privacy_notice = fields.Nested(
+        PrivacyNoticeOut,
+        metadata={"description": "what a delegate agrees to when registering (`consent`)"},
+    )
     categories = fields.List(fields.Nested(CategoryOut))
 
 

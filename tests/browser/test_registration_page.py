@@ -8,6 +8,7 @@ import uuid
 import pytest
 import requests
 
+from services.registration.privacy import NOTICE
 from tests.browser.conftest import screenshot
 
 try:
@@ -19,6 +20,8 @@ pytestmark = pytest.mark.browser
 
 VIEWPORT = pytest.mark.parametrize("viewport", ["desktop", "phone"])
 REQUIRED = ("given_name", "email", "organisation", "city", "country", "category")
+CONSENT_EN = "Tick this box to agree to the privacy notice: registering needs your consent."
+CONSENT_ZH = "请勾选此项以同意隐私声明：报名须经您同意。"
 
 
 def unique_email(name: str = "delegate") -> str:
@@ -32,6 +35,8 @@ def fill_in(page, labels: dict[str, str], person: dict) -> None:
             page.get_by_label(labels[field], exact=True).fill(person[field])
     page.get_by_label(labels["country"], exact=True).select_option(person["country"])
     page.get_by_label(labels["category"], exact=True).select_option(person["category"])
+    if person.get("consent", True):
+        page.get_by_label(labels["consent"]).check()
 
 
 def submit(page, button: str):
@@ -53,6 +58,7 @@ ZH = {
     "city": "城市",
     "country": "国家或地区",
     "category": "参会类别",
+    "consent": "我已阅读上述隐私声明",
 }
 EN = {
     "given_name": "Given name",
@@ -62,6 +68,7 @@ EN = {
     "city": "City",
     "country": "Country or region",
     "category": "Category",
+    "consent": "I have read the privacy notice",
 }
 
 
@@ -103,6 +110,10 @@ def test_a_delegate_registers_in_chinese_and_sees_the_name_as_written(
     screenshot(page, f"confirmation-zh-{viewport}")
     stored = _stored(registration_server, response.json())
     assert (stored["family_name"], stored["given_name"], stored["language"]) == ("王", "小明", "zh")
+    assert (stored["consent"]["basis"], stored["consent"]["version"]) == (
+        "delegate",
+        NOTICE.version,
+    )
 
 
 @VIEWPORT
@@ -177,14 +188,17 @@ def test_an_empty_form_gets_the_servers_required_message_at_each_required_field(
     response = submit(page, "提交报名")
 
     assert response.status == 422
-    assert set(response.json()["error"]["fields"]) == set(REQUIRED)
+    assert set(response.json()["error"]["fields"]) == {*REQUIRED, "consent"}
     for field in REQUIRED:
         expect(page.locator(f"#{field}-error")).to_have_text("错误： 此项为必填项。")
         expect(page.locator(f"#{field}")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#consent-error")).to_have_text(f"错误： {CONSENT_ZH}")
+    expect(page.locator("#consent")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#family_name-error")).to_be_hidden()
     summary = page.locator("#error-summary-list li")
     expect(summary).to_have_text(  # in the order the Chinese page shows the fields
         [f"{ZH[field]}：此项为必填项。" for field in ("given_name", *REQUIRED[1:])]
+        + [f"隐私声明：{CONSENT_ZH}"]
     )
     screenshot(page, "errors-zh-desktop")
 
@@ -200,6 +214,7 @@ def test_the_same_email_twice_is_told_it_is_already_registered(open_page, regist
             "city": "Lisboa",
             "country": "PT",
             "category": "delegate",
+            "consent": True,
         }
     )
     assert first.status_code == 201
@@ -317,7 +332,7 @@ def test_an_unknown_event_gets_a_friendly_page_in_both_languages(open_page, regi
 def test_the_form_works_with_the_keyboard_alone(open_page):
     page = open_page(locale="en-GB")
     order = []
-    for _ in range(11):
+    for _ in range(12):
         page.keyboard.press("Tab")
         order.append(page.evaluate("document.activeElement.id || document.activeElement.text"))
         outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
@@ -334,6 +349,7 @@ def test_the_form_works_with_the_keyboard_alone(open_page):
         "country",
         "category",
         "language",
+        "consent",
         "submit",
     ]
     unlabelled = page.evaluate(
@@ -354,11 +370,49 @@ def test_the_form_works_with_the_keyboard_alone(open_page):
     page.get_by_label("Category").select_option("delegate")
     page.get_by_label("City").focus()
     page.keyboard.type("Lagos")
+    page.get_by_label(EN["consent"]).focus()
+    page.keyboard.press("Space")
     with page.expect_response(lambda r: r.request.method == "POST") as answer:
         page.keyboard.press("Enter")
 
     assert answer.value.status == 201
     expect(page.locator("#confirmation-title")).to_be_focused()
+
+
+def test_the_privacy_notice_is_shown_and_registering_needs_consent(open_page, registration_server):
+    page = open_page(locale="en-GB")
+    expect(page.locator("#privacy-notice")).to_have_text(NOTICE.text_en)
+    expect(page.locator("#privacy-version")).to_contain_text(NOTICE.version)
+    person = {
+        "given_name": "Ngozi",
+        "email": unique_email("ngozi"),
+        "organisation": "Lagos State Government",
+        "city": "Lagos",
+        "country": "NG",
+        "category": "delegate",
+    }
+    fill_in(page, EN, {**person, "consent": False})
+
+    refused = submit(page, "Register")
+
+    assert refused.status == 422
+    assert list(refused.json()["error"]["fields"]) == ["consent"]
+    expect(page.locator("#consent-error")).to_have_text(f"Error: {CONSENT_EN}")
+    expect(page.locator("#consent")).to_have_attribute(
+        "aria-describedby", "privacy-notice consent-error"
+    )
+    screenshot(page, "consent-needed-en-desktop")
+    page.get_by_role("link", name="简体中文").click()
+    expect(page.locator("#privacy-notice")).to_have_text(NOTICE.text_zh)
+    expect(page.locator("#consent-error")).to_have_text(f"错误： {CONSENT_ZH}")
+
+    page.get_by_label(ZH["consent"]).check()
+    response = submit(page, "提交报名")
+
+    assert response.status == 201
+    consent = _stored(registration_server, response.json())["consent"]
+    assert (consent["basis"], consent["version"]) == ("delegate", NOTICE.version)
+    assert consent["given_at"]
 
 
 def _stored(server, created: dict) -> dict:

@@ -35,6 +35,7 @@ DELEGATES = [
         "country": "CN",
         "category": "mayor",
         "language": "zh",
+        "consent": True,
     },
     {
         "given_name": "Σίμος",
@@ -45,6 +46,7 @@ DELEGATES = [
         "country": "GR",
         "category": "mayor",
         "language": "en",
+        "consent": True,
     },
     {
         "given_name": "Clara",
@@ -55,6 +57,7 @@ DELEGATES = [
         "country": "MX",
         "category": "delegate",
         "language": "en",
+        "consent": True,
     },
 ]
 

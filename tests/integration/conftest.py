@@ -82,7 +82,8 @@ def bearer(token: str) -> dict:
 
 
 def delegate(**overrides) -> dict:
-    """A valid registration body with a unique e-mail address."""
+    """A valid registration body with a unique e-mail address, its delegate agreeing to the
+    privacy notice."""
     return {
         "given_name": "Clara",
         "family_name": "Brugada Molina",
@@ -92,6 +93,7 @@ def delegate(**overrides) -> dict:
         "country": "MX",
         "category": "mayor",
         "language": "en",
+        "consent": True,
         **overrides,
     }
 

@@ -100,6 +100,7 @@ def test_invalid_input_names_every_bad_field(forum):
         "organisation",
         "city",
         "category",
+        "consent",
     }
 
 
@@ -187,5 +188,5 @@ def test_openapi_documents_every_endpoint_from_the_schemas(forum):
     assert spec["info"]["title"] == "Rollcall registration"
     post = spec["paths"]["/api/v1/events/{slug}/registrations"]["post"]
     assert {"201", "409", "422"} <= set(post["responses"])
-    assert "RegistrationIn" in spec["components"]["schemas"]
+    assert "DelegateRegistrationIn" in spec["components"]["schemas"]
     assert "/api/v1/registrations/{registration_id}" in spec["paths"]

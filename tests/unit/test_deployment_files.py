@@ -65,7 +65,21 @@ def option(argv: list[str], *names: str) -> str | None:
 
 
 def routed_queues() -> set[str]:
-    return {queue_of(task) for tasks in SUBSCRIBERS.values() for task in tasks}
+    """Queues that tasks are sent to: each subscriber's, and each task a beat schedules."""
+    scheduled = {queue_of(entry["task"]) for entry in beat_schedules()}
+    return {queue_of(task) for tasks in SUBSCRIBERS.values() for task in tasks} | scheduled
+
+
+def beat_schedules() -> list[dict]:
+    """The schedule entries of every Celery app the compose file runs (`celery -A MODULE`)."""
+    entries = []
+    for service in project_services().values():
+        argv = argv_of(service)
+        module = option(argv, "-A", "--app") if argv[0] == "celery" else None
+        for app in vars(importlib.import_module(module)).values() if module else ():
+            if isinstance(app, Celery):
+                entries += (app.conf.beat_schedule or {}).values()
+    return entries
 
 
 def consumed_queues() -> set[str]:

@@ -17,6 +17,8 @@
   const registration = document.getElementById("registration");
   const confirmation = document.getElementById("confirmation");
   const eventName = document.getElementById("event-name").textContent;
+  // What takes input in a .field: text boxes and selects, and the consent checkbox.
+  const CONTROL = ".field__input, .field__check";
 
   let lang = document.documentElement.lang.startsWith("zh") ? "zh" : "en";
   let mailLanguageChosen = false; // once the delegate picks one, switching page language keeps it
@@ -36,6 +38,8 @@
     [/^Must be one of: /, () => t("msg_choose")],
     [/^Must not contain control characters\.$/, () => t("msg_control")],
     [/^Already registered for this event\.$/, () => t("msg_already_registered")],
+    [/^Consent is required/, () => t("msg_consent")],
+    [/^The privacy notice has changed/, () => t("msg_notice_changed")],
   ];
 
   function translated(message) {
@@ -129,7 +133,7 @@
     alertBox.textContent = "";
     for (const field of form.querySelectorAll(".field--error")) {
       field.classList.remove("field--error");
-      const control = field.querySelector(".field__input");
+      const control = field.querySelector(CONTROL);
       const error = field.querySelector(".field__error");
       control.removeAttribute("aria-invalid");
       const described = (control.getAttribute("aria-describedby") || "")
@@ -155,7 +159,7 @@
       }
     }
     for (const field of form.querySelectorAll(".field")) {
-      const control = field.querySelector(".field__input");
+      const control = field.querySelector(CONTROL);
       if (!Object.prototype.hasOwnProperty.call(fields, control.name)) continue;
       const message = messagesOf(fields[control.name]).join(" ");
       const error = field.querySelector(".field__error");
@@ -170,7 +174,8 @@
       control.setAttribute("aria-describedby", [...described, error.id].join(" ").trim());
       if (conflict) continue;
 
-      const label = t(field.querySelector("label[data-text], label [data-text]").dataset.text);
+      const labelled = field.querySelector("label[data-text], label [data-text]");
+      const label = t(field.dataset.summary || labelled.dataset.text);
       const link = document.createElement("a");
       link.href = `#${control.id}`;
       link.textContent = t("summary_item").replace("{field}", label).replace("{message}", message);
@@ -223,6 +228,9 @@
       // An empty field is left out, so the server answers "required" for it, not "too short".
       if (typeof value === "string" && value.trim() !== "") values[name] = value;
     }
+    // Consent is a yes or no, and names the version of the notice this page showed.
+    values.consent = form.elements.consent.checked;
+    values.consent_version = form.dataset.consentVersion;
     return values;
   }
 
