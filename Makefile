@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-unit test-integration test-e2e test-browser lint format migrate seed clean
+.PHONY: run test test-unit test-integration test-e2e test-browser test-faults lint format migrate seed clean
 
 # The virtualenv, installed from pyproject.toml; redone when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -31,6 +31,9 @@ test-e2e: $(STAMP)
 
 test-browser: $(STAMP)  ## needs Debian's chromium; skipped with a reason without it (failed in CI)
 	$(BIN)/python -m pytest -m browser
+
+test-faults: $(STAMP)  ## the crash proofs at full size: 200 mails and a SIGKILL, 30 s without SMTP
+	$(BIN)/python -m pytest -m faults -s
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -37,11 +37,16 @@ def seed_demo() -> None:
 
 @cli.command()
 def keygen() -> None:
-    """Print a new Ed25519 key pair for BADGE_SIGNING_KEY and BADGE_VERIFY_KEYS."""
+    """Print new secrets for .env: BADGE_SIGNING_KEY, BADGE_VERIFY_KEYS, MANAGE_LINK_KEY,
+    WEBHOOK_SECRET_KEY."""
+    import secrets
+
     from shared.badges import generate_keypair
 
     private, public = generate_keypair()
     click.echo(f"BADGE_SIGNING_KEY={private}\nBADGE_VERIFY_KEYS={public}")
+    click.echo(f"MANAGE_LINK_KEY={secrets.token_hex(32)}")
+    click.echo(f"WEBHOOK_SECRET_KEY={secrets.token_hex(32)}")
 
 
 @cli.command()

@@ -45,6 +45,7 @@ def import_delegates(
     from shared.config import Settings
     from shared.db import Database
     from shared.errors import Problem
+    from shared.manage_links import links_from
 
     settings = Settings.from_env()
     database = Database.at(settings.registration_database_url)
@@ -56,7 +57,14 @@ def import_delegates(
         with _ProgressBars() as progress, database.sessions.begin() as session:
             event = event_by_slug(session, slug, lock=True)
             report = bulk.import_sheet(
-                session, signer_from(settings), event, actor, sheet, options, progress
+                session,
+                signer_from(settings),
+                links_from(settings),
+                event,
+                actor,
+                sheet,
+                options,
+                progress,
             )
     except bulk.ImportRefused as refused:
         report = refused.report

@@ -28,6 +28,7 @@ def run_stack() -> int:
     env.setdefault("VAR_DIR", str(settings.var_dir))
     env.setdefault("REGISTRATION_PORT", str(settings.registration_port))
     env.setdefault("CHECKIN_PORT", str(settings.checkin_port))
+    env.setdefault("NOTIFY_PORT", str(settings.notify_port))
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     redis_process = None
     if "REDIS_URL" in os.environ:
@@ -57,7 +58,7 @@ def _wait(honcho: subprocess.Popen, settings: Settings, when_ready) -> int:
     # Ctrl-C reaches honcho too (same process group); it stops its children, then we return.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: honcho.send_signal(signal.SIGTERM))
-    ports = (settings.registration_port, settings.checkin_port)
+    ports = (settings.registration_port, settings.checkin_port, settings.notify_port)
     health = [f"http://127.0.0.1:{port}/healthz" for port in ports]
     deadline = time.monotonic() + READY_TIMEOUT
     while honcho.poll() is None and time.monotonic() < deadline:
@@ -95,6 +96,7 @@ def _announce(demo_data: dict, settings: Settings) -> None:
         f"  register a delegate   POST {urls['register']}",
         f"  scan a badge          POST {urls['scan']}",
         f"  live headcount        GET  {urls['headcount']}",
+        f"  dashboard             {settings.checkin_url}/dashboard/{demo_data['event']}",
         f"  API documents         {urls['registration_openapi']}  {urls['checkin_openapi']}",
         f"  mail received         {urls['mail']}/*.eml",
         f"  organiser token       {demo_data['organizer_token']}",

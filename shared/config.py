@@ -42,10 +42,26 @@ class Settings:
     mail_dir: Path
     badge_signing_key: str | None = field(repr=False)
     badge_verify_keys: str | None
+    manage_link_key: str | None = field(repr=False)
     max_body_bytes: int
     registration_rate_limit: int
     proxy_hops: int
     relay_interval: float
+    notify_mail_rate: float
+    # VIP arrival alerts, the organiser digest and SMS (services/notify/vip.py, digest.py, sms.py)
+    vip_categories: tuple[str, ...]
+    protocol_email: str | None
+    protocol_phone: str | None
+    organiser_email: str | None
+    sms_gateway_url: str | None
+    sms_gateway_token: str | None = field(repr=False)
+    # notify's web API and outgoing webhooks (services/notify/api.py, webhooks.py)
+    notify_port: int
+    webhook_secret_key: str | None = field(repr=False)
+    webhook_max_attempts: int
+    webhook_retry_delay: float
+    webhook_retry_max_delay: float
+    webhook_timeout: float
     log_level: str
 
     @classmethod
@@ -80,10 +96,31 @@ class Settings:
             mail_dir=Path(env.get("MAIL_DIR", str(var_dir / "mail"))).resolve(),
             badge_signing_key=env.get("BADGE_SIGNING_KEY") or None,
             badge_verify_keys=env.get("BADGE_VERIFY_KEYS") or None,
+            manage_link_key=env.get("MANAGE_LINK_KEY") or None,
             max_body_bytes=int(env.get("MAX_BODY_BYTES", str(1024 * 1024))),
             registration_rate_limit=int(env.get("REGISTRATION_RATE_LIMIT", "60")),
             proxy_hops=int(env.get("PROXY_HOPS", "0")),
             relay_interval=float(env.get("RELAY_INTERVAL", "0.2")),
+            # Mails a second over SMTP, shared by every notify worker; 0 turns it off.
+            notify_mail_rate=float(env.get("NOTIFY_MAIL_RATE", "10")),
+            vip_categories=tuple(
+                code.strip()
+                for code in env.get("VIP_CATEGORIES", "mayor,vip").split(",")
+                if code.strip()
+            ),
+            protocol_email=env.get("PROTOCOL_EMAIL") or None,
+            protocol_phone=env.get("PROTOCOL_PHONE") or None,
+            organiser_email=env.get("ORGANISER_EMAIL") or None,
+            sms_gateway_url=env.get("SMS_GATEWAY_URL") or None,
+            sms_gateway_token=env.get("SMS_GATEWAY_TOKEN") or None,
+            notify_port=int(env.get("NOTIFY_PORT", "8003")),
+            webhook_secret_key=env.get("WEBHOOK_SECRET_KEY") or None,
+            # A delivery is tried this often in all; the wait doubles from the delay (with
+            # jitter) up to the max, which stays under the broker's visibility timeout.
+            webhook_max_attempts=int(env.get("WEBHOOK_MAX_ATTEMPTS", "8")),
+            webhook_retry_delay=float(env.get("WEBHOOK_RETRY_DELAY", "30")),
+            webhook_retry_max_delay=float(env.get("WEBHOOK_RETRY_MAX_DELAY", "1800")),
+            webhook_timeout=float(env.get("WEBHOOK_TIMEOUT", "10")),
             log_level=env.get("LOG_LEVEL", "INFO"),
         )
 

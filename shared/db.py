@@ -123,12 +123,24 @@ def run_migrations(context, metadata) -> None:
     )
     engine = make_engine(config.get_main_option("sqlalchemy.url"))
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        raw = connection.connection.dbapi_connection
+        if sqlite:
+            # A batch migration rebuilds a table (copy, drop, rename); with foreign keys
+            # enforced, dropping a table others refer to fails. Off outside the transaction
+            # (SQLite ignores the pragma inside one), and every reference checked after.
+            raw.execute("PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=metadata,
             version_table=version_table,
-            render_as_batch=connection.dialect.name == "sqlite",
+            render_as_batch=sqlite,
         )
         with context.begin_transaction():
             context.run_migrations()
+        if sqlite:
+            broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+            raw.execute("PRAGMA foreign_keys=ON")
+            if broken:
+                raise RuntimeError(f"the migration left broken references: {broken[:5]}")
     engine.dispose()

@@ -39,22 +39,27 @@ DELEGATE_EVENTS = (
     BADGE_REISSUED,
     DELEGATE_ERASED,
 )
-# The changes after which a delegate may hold a new badge to be mailed.
-BADGE_MAIL_EVENTS = (DELEGATE_REGISTERED, DELEGATE_CONFIRMED, BADGE_REISSUED)
-
 REPLICA = "checkin.apply_registration_event"
-BADGE_MAIL = "notify.badge_mail"
+# notify keeps a small replica of events and delegates (for reminders), mails the delegate
+# whatever message a change calls for, and forgets an erased delegate.
+NOTIFY_EVENT = "notify.apply_event"
+NOTIFY_DELEGATE = "notify.delegate_message"
+NOTIFY_ERASURE = "notify.forget_delegate"
+
+RECORD_ARRIVAL = "registration.record_arrival"
+# notify counts arrivals (the organiser digest) and alerts protocol when a VIP arrives.
+NOTIFY_ARRIVAL = "notify.vip_alert"
+# notify sends each event to the organisers' webhooks subscribed to its type.
+NOTIFY_WEBHOOKS = "notify.webhook_event"
 
 SUBSCRIBERS: dict[str, tuple[str, ...]] = {
-    EVENT_CREATED: (REPLICA,),
-    EVENT_UPDATED: (REPLICA,),
-    **{
-        event_type: (REPLICA, BADGE_MAIL) if event_type in BADGE_MAIL_EVENTS else (REPLICA,)
-        for event_type in DELEGATE_EVENTS
-    },
-    # Recorded in checkin's outbox as its change feed; no consumer yet.
-    CHECKIN_ADMITTED: (),
-    CHECKIN_EXITED: (),
+    EVENT_CREATED: (REPLICA, NOTIFY_EVENT),
+    EVENT_UPDATED: (REPLICA, NOTIFY_EVENT),
+    **{event_type: (REPLICA, NOTIFY_DELEGATE, NOTIFY_WEBHOOKS) for event_type in DELEGATE_EVENTS},
+    DELEGATE_ERASED: (REPLICA, NOTIFY_ERASURE, NOTIFY_WEBHOOKS),
+    # Registration notes a delegate's first arrival (delegations show who has come).
+    CHECKIN_ADMITTED: (RECORD_ARRIVAL, NOTIFY_ARRIVAL, NOTIFY_WEBHOOKS),
+    CHECKIN_EXITED: (NOTIFY_WEBHOOKS,),
 }
 
 
@@ -88,12 +93,23 @@ class EventInfo(Schema):
     ends_on = fields.Date(required=True)
 
 
+class CategoryInfo(Schema):
+    """A category of delegates, and the areas (by code) its badges may enter."""
+
+    code = fields.String(required=True)
+    label = fields.String(required=True)
+    areas = fields.List(fields.String(), load_default=list)
+    colour = fields.String(load_default="#1f6feb")
+
+
 class EventAnnounced(Schema):
     """`event.created` and `event.updated`: the event as it now is."""
 
     event = fields.Nested(EventInfo, required=True)
     # SHA-256 digests, never the tokens: checkin authorises organisers without registration.
     organizer_token_digests = fields.List(fields.String(), required=True)
+    # Every category, so the gates know who may enter which area.
+    categories = fields.List(fields.Nested(CategoryInfo), load_default=list)
 
 
 class BadgeInfo(Schema):
@@ -122,6 +138,13 @@ class DelegateInfo(Schema):
         validate=validate.OneOf(["pending", "confirmed", "waitlisted", "cancelled", "rejected"]),
     )
     status_reason = fields.String(allow_none=True, load_default=None)
+    # The Latin spelling the delegate gave for a non-Latin name (None: transliterate).
+    latin_name = fields.String(allow_none=True, load_default=None)
+    title = fields.String(load_default="")  # rank or title, for protocol
+    delegation = fields.String(allow_none=True, load_default=None)  # its name, if any
+    # What the delegate's manage token is derived from (shared.manage_links): notify puts the
+    # link in every mail. Not the token: worthless without the link key.
+    manage_nonce = fields.String(allow_none=True, load_default=None)
 
 
 class DelegateChanged(Schema):
@@ -130,6 +153,9 @@ class DelegateChanged(Schema):
     event = fields.Nested(EventInfo, required=True)
     delegate = fields.Nested(DelegateInfo, required=True)
     badge = fields.Nested(BadgeInfo, required=True, allow_none=True)
+    # Why it changed, as the audit log has it: {"promoted": true}, {"reason": …},
+    # {"fields": […]}, {"substituted_by": …}.
+    detail = fields.Dict(keys=fields.String(), load_default=dict)
 
 
 class ErasedDelegateInfo(Schema):
@@ -166,9 +192,14 @@ class Checkin(Schema):
     event_id = fields.Integer(required=True)
     badge_id = fields.Integer(required=True)
     scan_id = fields.Integer(required=True)
-    gate = fields.String(required=True)
+    # None for a movement no gate made: a check-in at the organisers' desk, the day's close.
+    gate = fields.String(required=True, allow_none=True)
     category = fields.String(required=True)
     at = fields.AwareDateTime(required=True)
+    area = fields.String(allow_none=True, load_default=None)  # the area's code
+    registration_id = fields.Integer(allow_none=True, load_default=None)
+    # gate, offline (synced later), manual, undo (a wrong check-in taken back), day_close
+    source = fields.String(load_default="gate")
 
 
 PAYLOADS: dict[str, type[Schema]] = {

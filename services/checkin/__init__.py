@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
+from services.checkin.badge_list import public_keys
 from shared import db
 from shared.badges import BadgeVerifier, verifier_from
 from shared.config import Settings
@@ -21,6 +22,7 @@ VERSION_TABLE = "alembic_version_checkin"
 class Resources:
     db: db.Database
     verifier: BadgeVerifier
+    verify_keys: list[dict]
 
 
 def migrate(settings: Settings) -> None:
@@ -31,11 +33,23 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     database = db.Database.at(settings.checkin_database_url)
     app, api = create_service_app(__name__, "Rollcall check-in", settings, database)
-    app.extensions["checkin"] = Resources(database, verifier_from(settings))
+    verifier = verifier_from(settings)
+    app.extensions["checkin"] = Resources(database, verifier, public_keys(settings))
 
-    from services.checkin.api import blp
+    from services.checkin import api as gate_api
+    from services.checkin import desk_api, setup_api
 
-    api.register_blueprint(blp)
+    for module in (gate_api, setup_api, desk_api):
+        api.register_blueprint(module.blp)
+    from services.checkin.scan_page import bp as scan_page
+
+    app.register_blueprint(scan_page)  # the /scan page: plain Flask, not in the OpenAPI document
+
+    from services.checkin import dashboard, live
+
+    live.init_app(app, settings)
+    api.register_blueprint(live.blp)
+    app.register_blueprint(dashboard.bp)
     return app
 
 

@@ -8,7 +8,14 @@ import logging
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from services.checkin.models import ConsumedEvent, OrganizerGrant, ReplicaBadge, ReplicaEvent
+from services.checkin.models import (
+    ConsumedEvent,
+    OrganizerGrant,
+    ReplicaBadge,
+    ReplicaCategory,
+    ReplicaEvent,
+)
+from services.checkin.names import search_text
 from shared.events import DELEGATE_EVENTS, EVENT_CREATED, EVENT_UPDATED
 
 log = logging.getLogger(__name__)
@@ -46,6 +53,18 @@ def _apply_event(session: Session, payload: dict) -> None:
     session.add_all(
         OrganizerGrant(digest=d, event_id=event.id) for d in payload["organizer_token_digests"]
     )
+    # Categories are announced whole too (registration never removes one): take them as they are.
+    session.execute(delete(ReplicaCategory).where(ReplicaCategory.event_id == event.id))
+    session.add_all(
+        ReplicaCategory(
+            event_id=event.id,
+            code=c["code"],
+            label=c["label"],
+            areas=list(c["areas"]),
+            colour=c["colour"],
+        )
+        for c in payload.get("categories", ())
+    )
 
 
 def _apply_delegate(session: Session, payload: dict) -> None:
@@ -65,6 +84,7 @@ def _apply_delegate(session: Session, payload: dict) -> None:
     badge.status = info["status"]
     badge.status_reason = info["reason"]
     badge.display_name = delegate["display_name"]
+    badge.search_text = search_text(delegate["display_name"])
     badge.category = delegate["category"]
     badge.country = delegate["country"]
     session.add(badge)

@@ -1,10 +1,11 @@
-"""A scan, from token to answer: verify, judge, settle presence atomically, log it, announce it.
+"""A scan, from token to answer: verify, judge at the gate's area, settle presence atomically,
+log it, announce it.
 
-Exactly one admission: presence changes through one conditional upsert
-(`INSERT … ON CONFLICT DO UPDATE … WHERE NOT inside RETURNING`), so of two gates scanning one
-badge at once, the database lets exactly one flip it to inside; the other reads who did.
-The scan row and the `checkin.admitted` event commit in the same transaction, before the
-gate sees green.
+Exactly one admission: presence changes through one conditional upsert per (badge, area)
+(presence.enter), so of two gates scanning one badge at once, the database lets exactly one
+flip it to inside; the other reads who did. Every scan of a badge also locks its replica row
+(PostgreSQL), which orders live scans, offline syncs and undos of one badge. The scan row and
+the `checkin.admitted` event commit in the same transaction, before the gate sees green.
 """
 
 from __future__ import annotations
@@ -12,12 +13,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.checkin.admission import Direction, KnownBadge, Result, judge, message, revoked_reason
-from services.checkin.models import Gate, Presence, ReplicaBadge, ReplicaEvent, Scan
+from services.checkin import presence
+from services.checkin.admission import (
+    AreaRule,
+    CategoryRule,
+    Direction,
+    KnownBadge,
+    Result,
+    Source,
+    judge,
+    message,
+    refusal,
+    revoked_reason,
+)
+from services.checkin.areas import area_by_code
+from services.checkin.models import Area, Gate, ReplicaBadge, ReplicaCategory, ReplicaEvent, Scan
 from services.checkin.models import outbox as events
 from shared.badges import BadgeClaim, BadgeVerifier, InvalidBadge
 from shared.db import as_utc, utcnow
@@ -25,121 +38,227 @@ from shared.events import CHECKIN_ADMITTED, CHECKIN_EXITED
 
 
 @dataclass(frozen=True)
+class Place:
+    """Where a movement happens: the event, the area, and the gate (None at a desk)."""
+
+    event: ReplicaEvent | None
+    area: Area
+    gate: Gate | None
+
+    @property
+    def timezone(self) -> str:
+        return self.event.timezone if self.event else "UTC"
+
+    @property
+    def gate_name(self) -> str | None:
+        return self.gate.name if self.gate else None
+
+
+@dataclass(frozen=True)
 class Outcome:
     result: Result
     message: str
     scanned_at: datetime
-    gate: str
+    gate: str | None
+    area: str
     badge: ReplicaBadge | None = None
     inside_since: datetime | None = None
     inside_gate: str | None = None
+    scan_id: int | None = None
+    conflict_id: int | None = None
+
+
+def place_of(session: Session, gate: Gate, area_code: str | None = None) -> Place:
+    """The gate's place; `area_code` names another area of the same event (a device that
+    moves between doors), else the gate's own."""
+    area = area_by_code(session, gate.event_slug, area_code) if area_code else gate.area
+    return Place(event_of(session, gate.event_slug), area, gate)
+
+
+def event_of(session: Session, slug: str) -> ReplicaEvent | None:
+    return session.scalar(select(ReplicaEvent).where(ReplicaEvent.slug == slug))
+
+
+def verify(verifier: BadgeVerifier, token: str) -> BadgeClaim | None:
+    try:
+        return verifier.verify(token)
+    except InvalidBadge:
+        return None
 
 
 def scan(
-    session: Session, verifier: BadgeVerifier, gate: Gate, token: str, direction: Direction
+    session: Session,
+    verifier: BadgeVerifier,
+    gate: Gate,
+    token: str,
+    direction: Direction,
+    area_code: str | None = None,
+    actor: str | None = None,
 ) -> Outcome:
+    """A live scan at a gate, now."""
+    place = place_of(session, gate, area_code)
+    claim = verify(verifier, token)
+    badge = locked_badge(session, claim)
+    return settle_now(session, place, claim, badge, direction, Source.GATE, actor=actor)
+
+
+def locked_badge(session: Session, claim: BadgeClaim | None) -> ReplicaBadge | None:
+    """The replica's badge the claim names, its row locked for this transaction."""
+    if claim is None:
+        return None
+    badge = session.get(ReplicaBadge, claim.badge_id, with_for_update=True)
+    if badge is not None and badge.event_id != claim.event_id:
+        return None  # a claim naming a badge of another event is not that badge
+    return badge
+
+
+def refuse(
+    session: Session,
+    place: Place,
+    claim: BadgeClaim | None,
+    badge: ReplicaBadge | None,
+    direction: Direction,
+) -> tuple[Result, str | None] | None:
+    """Why this badge may not move here (a result and its reason), or None when presence
+    alone decides."""
+    if claim is None:
+        return Result.INVALID, None
+    known = KnownBadge(badge.version, badge.status, badge.status_reason) if badge else None
+    rejection = judge(claim, place.event.id if place.event else None, known)
+    if rejection is Result.REVOKED:
+        return rejection, revoked_reason(claim, known)
+    if rejection is not None:
+        return rejection, None
+    if direction is Direction.IN and badge is not None:
+        category = session.get(ReplicaCategory, (badge.event_id, badge.category))
+        rule = (
+            CategoryRule(category.code, category.label, frozenset(category.areas or ()))
+            if category
+            else None
+        )
+        area = AreaRule(place.area.code, place.area.name, place.area.everyone)
+        reason = refusal(area, badge.category, rule)
+        if reason:
+            return Result.NOT_ALLOWED_HERE, reason
+    return None
+
+
+def settle_now(
+    session: Session,
+    place: Place,
+    claim: BadgeClaim | None,
+    badge: ReplicaBadge | None,
+    direction: Direction,
+    source: Source,
+    *,
+    reason: str | None = None,
+    actor: str | None = None,
+) -> Outcome:
+    """Judge, move (one conditional upsert), log and announce, at this moment."""
     now = utcnow()
-    event = session.scalar(select(ReplicaEvent).where(ReplicaEvent.slug == gate.event_slug))
-    try:
-        claim = verifier.verify(token)
-    except InvalidBadge:
-        claim = None
-    log = Scan(
-        gate_id=gate.id,
-        event_id=event.id if event else None,
+    refused = refuse(session, place, claim, badge, direction)
+    since = at_gate = None
+    if refused is not None:
+        result, why = refused
+    elif direction is Direction.OUT:
+        moved = presence.leave(session, claim.badge_id, place.area.id, now)
+        result, why = (Result.EXITED if moved else Result.NOT_INSIDE), None
+    elif presence.enter(
+        session, claim.badge_id, claim.event_id, place.area.id, _gate_id(place), now
+    ):
+        result, why = Result.ADMITTED, None
+    else:
+        state = presence.current(session, claim.badge_id, place.area.id)
+        result, why = Result.ALREADY_INSIDE, None
+        since, at_gate = state.last_in_at, gate_name(session, state.last_gate_id)
+    text = message(result, gate=at_gate, since=since, timezone=place.timezone, reason=why)
+    row = record(
+        session, place, badge, claim, direction, result, text, source, now, now,
+        reason=reason, actor=actor, inside=(since, at_gate),
+    )  # fmt: skip
+    return Outcome(
+        result, text, now, place.gate_name, place.area.code, badge, since, at_gate, row.id
+    )
+
+
+def record(session: Session, place: Place, badge: ReplicaBadge | None, *args, **kwargs) -> Scan:
+    """Append a scan to the log, and announce an admission or exit in the same transaction."""
+    row = log_row(place, *args, **kwargs)
+    session.add(row)
+    session.flush()  # the scan's id, for the event
+    if Result(row.result).passes:
+        announce(session, row, badge, place.area.code, place.gate_name)
+    return row
+
+
+def log_row(
+    place: Place,
+    claim: BadgeClaim | None,
+    direction: Direction,
+    result: Result,
+    text: str,
+    source: Source,
+    scanned_at: datetime,
+    occurred_at: datetime,
+    *,
+    client_id: str | None = None,
+    reason: str | None = None,
+    actor: str | None = None,
+    inside: tuple[datetime | None, str | None] = (None, None),
+) -> Scan:
+    """A scan-log row, not yet added."""
+    return Scan(
+        gate_id=_gate_id(place),
+        area_id=place.area.id,
+        event_id=place.event.id if place.event else None,
         badge_id=claim.badge_id if claim else None,
         badge_version=claim.version if claim else None,
         direction=direction.value,
-        scanned_at=now,
+        result=result.value,
+        source=source.value,
+        scanned_at=scanned_at,
+        occurred_at=occurred_at,
+        client_id=client_id,
+        message=text[:500],
+        inside_since=inside[0],
+        inside_gate=inside[1],
+        reason=reason,
+        actor=actor,
     )
-    outcome = _settle(session, event, gate, claim, direction, now)
-    log.result = outcome.result.value
-    session.add(log)
-    if outcome.result.passes:
-        session.flush()  # the scan's id, for the event
-        kind = CHECKIN_ADMITTED if outcome.result is Result.ADMITTED else CHECKIN_EXITED
-        events.add(
-            session,
-            kind,
-            {
-                "event_id": claim.event_id,
-                "badge_id": claim.badge_id,
-                "scan_id": log.id,
-                "gate": gate.name,
-                "category": outcome.badge.category,
-                "at": now,
-            },
-        )
-    return outcome
 
 
-def _settle(
+def announce(
     session: Session,
-    event: ReplicaEvent | None,
-    gate: Gate,
-    claim: BadgeClaim | None,
-    direction: Direction,
-    now: datetime,
-) -> Outcome:
-    timezone = event.timezone if event else "UTC"
-
-    def answer(result: Result, badge=None, reason=None, since=None, at_gate=None) -> Outcome:
-        text = message(result, gate=at_gate, since=since, timezone=timezone, reason=reason)
-        return Outcome(result, text, now, gate.name, badge, since, at_gate)
-
-    if claim is None:
-        return answer(Result.INVALID)
-    badge = session.get(ReplicaBadge, claim.badge_id)
-    if badge is not None and badge.event_id != claim.event_id:
-        badge = None  # a claim naming a badge of another event is not that badge
-    known = KnownBadge(badge.version, badge.status, badge.status_reason) if badge else None
-    rejection = judge(claim, event.id if event else None, known)
-    if rejection is Result.REVOKED:
-        return answer(rejection, badge, reason=revoked_reason(claim, known))
-    if rejection is not None:
-        return answer(rejection, badge)
-
-    if direction is Direction.OUT:
-        return answer(Result.EXITED if _leave(session, claim, now) else Result.NOT_INSIDE, badge)
-    if _enter(session, claim, gate.id, now):
-        return answer(Result.ADMITTED, badge)
-    presence = session.get(Presence, claim.badge_id, populate_existing=True)
-    at_gate = session.get(Gate, presence.last_gate_id)
-    return answer(
-        Result.ALREADY_INSIDE, badge, since=as_utc(presence.last_in_at), at_gate=at_gate.name
+    row: Scan,
+    badge: ReplicaBadge,
+    area_code: str,
+    gate: str | None,
+    kind: str | None = None,
+) -> None:
+    """`checkin.admitted` or `checkin.exited` for a logged movement, in the caller's
+    transaction."""
+    kind = kind or (CHECKIN_EXITED if row.direction == Direction.OUT.value else CHECKIN_ADMITTED)
+    events.add(
+        session,
+        kind,
+        {
+            "event_id": badge.event_id,
+            "badge_id": badge.badge_id,
+            "registration_id": badge.registration_id,
+            "scan_id": row.id,
+            "gate": gate,
+            "area": area_code,
+            "category": badge.category,
+            "source": row.source,
+            "at": as_utc(row.occurred_at),
+        },
     )
 
 
-def _enter(session: Session, claim: BadgeClaim, gate_id: int, now: datetime) -> bool:
-    """Flip the badge to inside unless it already is; True when this scan did it."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    p = Presence.__table__
-    statement = (
-        dialect.insert(p)
-        .values(
-            badge_id=claim.badge_id,
-            event_id=claim.event_id,
-            inside=True,
-            first_in_at=now,
-            first_gate_id=gate_id,
-            last_in_at=now,
-            last_gate_id=gate_id,
-        )
-        .on_conflict_do_update(
-            index_elements=[p.c.badge_id],
-            set_={"inside": True, "last_in_at": now, "last_gate_id": gate_id},
-            where=p.c.inside.is_(False),
-        )
-        .returning(p.c.badge_id)
-    )
-    return session.execute(statement).first() is not None
+def gate_name(session: Session, gate_id: int | None) -> str | None:
+    gate = session.get(Gate, gate_id) if gate_id else None
+    return gate.name if gate else None
 
 
-def _leave(session: Session, claim: BadgeClaim, now: datetime) -> bool:
-    statement = (
-        update(Presence)
-        .where(Presence.badge_id == claim.badge_id, Presence.inside.is_(True))
-        .values(inside=False, last_out_at=now)
-        .returning(Presence.badge_id)
-    )
-    return session.execute(statement).first() is not None
+def _gate_id(place: Place) -> int | None:
+    return place.gate.id if place.gate else None

@@ -1,10 +1,15 @@
 """Send once: a row per message owed, claimed before sending and marked sent after, each step
-in its own transaction, so a redelivered event never sends a second mail."""
+in its own transaction, so a redelivered event or a retried task never sends a second mail.
+
+The one window no sender can close (the SMTP server accepted the message and the worker died
+before recording it) resends the same deterministic `Message-ID`, so the receiving side can
+drop the repeat."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
@@ -13,22 +18,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from services.notify.mailer import MailRejected, describe
-from services.notify.messages import BADGE_MAIL, badge_mail, language_of
-from services.notify.models import (
-    FAILED,
-    QUEUED,
-    REJECTED,
-    SENDING,
-    SENT,
-    Notification,
-)
+from services.notify.models import FAILED, QUEUED, REJECTED, SENDING, SENT, Notification
 from shared.db import utcnow
-from shared.events import Envelope
 
 log = logging.getLogger(__name__)
 
-# Longer than any one SMTP hand-over (a few round trips of SMTP_TIMEOUT): a row still
-# "sending" after this was left by a worker that died mid-send.
+# Longer than any one SMTP hand-over (a few round trips of SMTP_TIMEOUT, plus the wait for a
+# token of the mail rate): a row still "sending" after this was left by a worker that died.
 SENDING_LEASE = timedelta(minutes=5)
 # Longer than a task's own retries with backoff take, so the redrive never races them.
 STALL_AFTER = timedelta(minutes=5)
@@ -40,38 +36,57 @@ Send = Callable[[EmailMessage], None]
 
 
 def idempotency_key(event_id: object, kind: str) -> str:
+    """The key of the message of `kind` that the event `event_id` calls for."""
     return f"{event_id}/{kind}"
 
 
-def send_badge_mail(
-    envelope: dict, payload: dict, *, sessions: sessionmaker, send: Send, mail_from: str
+@dataclass(frozen=True)
+class Owed:
+    """A message owed: its key, what it is, to whom, and how its task is called again."""
+
+    key: str
+    kind: str
+    event_type: str
+    recipient: str
+    language: str
+    delegate_id: int | None
+    task_args: dict  # kept as `envelope`: what the redrive hands back to the message's task
+
+    def row(self) -> Notification:
+        return Notification(
+            idempotency_key=self.key,
+            event_type=self.event_type,
+            kind=self.kind,
+            delegate_id=self.delegate_id,
+            recipient=self.recipient,
+            language=self.language,
+            envelope=self.task_args,
+        )
+
+
+def deliver(
+    sessions: sessionmaker, owed: Owed, build: Callable[[], EmailMessage], send: Send
 ) -> str:
-    """Send the badge e-mail for a loaded `delegate.registered` event unless it was sent
-    already; returns what happened ("sent", "already sent", "in progress", "skipped")."""
-    event_id = envelope["event_id"]
-    badge = payload["badge"]
-    if badge is None or badge["status"] != "active":  # no badge yet, or a void one
-        log.info("badge mail for event %s skipped: badge not active", event_id)
-        return SKIPPED
-    key = idempotency_key(event_id, BADGE_MAIL)
-    delegate = payload["delegate"]
-    note_id = _record(
-        sessions,
-        Notification(
-            idempotency_key=key,
-            event_type=envelope["type"],
-            kind=BADGE_MAIL,
-            recipient=delegate["email"],
-            language=language_of(delegate["language"]),
-            envelope=Envelope().dump(envelope),
-        ),
-    )
+    """Send the message `build` makes unless it was sent already; returns what happened
+    ("sent", "already sent", "in progress", or the final state that stopped it)."""
+    note_id, _created = record(sessions, owed.row())
+    return send_recorded(sessions, note_id, build, send, what=owed.key)
+
+
+def send_recorded(
+    sessions: sessionmaker,
+    note_id: int,
+    build: Callable[[], EmailMessage],
+    send: Send,
+    what: str = "",
+) -> str:
+    """Claim the recorded row `note_id`, build and send its message, record the outcome."""
     state = _claim(sessions, note_id)
     if state is not None:
-        log.info("badge mail for event %s: %s", event_id, state)
-        return ALREADY_SENT if state == SENT else IN_PROGRESS
+        log.info("notification %s: %s", what or note_id, state)
+        return {SENT: ALREADY_SENT, SENDING: IN_PROGRESS}.get(state, state)
     try:
-        message = badge_mail(payload, mail_from=mail_from, idempotency_key=key, now=utcnow())
+        message = build()
         send(message)
     except (ValueError, MailRejected) as exc:  # retrying would give the same answer
         _finish(sessions, note_id, REJECTED, error=describe(exc))
@@ -80,24 +95,37 @@ def send_badge_mail(
         _finish(sessions, note_id, FAILED, error=describe(exc))
         raise
     _finish(sessions, note_id, SENT, message_id=message["Message-ID"])
-    log.info("badge mail for event %s sent", event_id)
+    log.info("notification %s sent", what or note_id)
     return SENT
 
 
-def _record(sessions: sessionmaker, row: Notification) -> int:
-    """Insert the row unless one with its key exists; the id of the row either way."""
+def give_up(sessions: sessionmaker, key: str, why: str) -> None:
+    """Mark the message with `key`, if one was recorded and is not sent, as never to be sent
+    (overtaken by a newer change, or its delegate erased), so the redrive leaves it alone."""
+    n = Notification
+    with sessions.begin() as session:
+        session.execute(
+            update(n)
+            .where(n.idempotency_key == key, n.state.in_((QUEUED, FAILED)))
+            .values(state=REJECTED, last_error=why, updated_at=utcnow())
+        )
+    log.info("notification %s not sent: %s", key, why)
+
+
+def record(sessions: sessionmaker, row: Notification) -> tuple[int, bool]:
+    """Insert the row unless one with its key exists; (its id, whether it is new)."""
     find = select(Notification.id).where(Notification.idempotency_key == row.idempotency_key)
     try:
         with sessions.begin() as session:
             found = session.scalar(find)
             if found is not None:
-                return found
+                return found, False
             session.add(row)
             session.flush()
-            return row.id
+            return row.id, True
     except IntegrityError:  # another worker inserted it between our select and insert
         with sessions.begin() as session:
-            return session.scalar(find)
+            return session.scalar(find), False
 
 
 def _claim(sessions: sessionmaker, note_id: int) -> str | None:
@@ -142,7 +170,7 @@ def redrive_stalled(
     limit: int = 100,
 ) -> int:
     """Hand messages stuck unsent (queued or failed for STALL_AFTER, or sending past the
-    lease) back to their task via `enqueue(kind, envelope)`; returns how many."""
+    lease) back to their task via `enqueue(kind, task_args)`; returns how many."""
     now = now or utcnow()
     n = Notification
     stalled = or_(

@@ -12,6 +12,7 @@ from flask import Flask, current_app
 from shared import db
 from shared.badges import BadgeSigner, signer_from
 from shared.config import Settings
+from shared.manage_links import ManageLinks, links_from
 from shared.ratelimit import RateLimit, limit_endpoints
 from shared.web import create_service_app
 
@@ -23,6 +24,7 @@ VERSION_TABLE = "alembic_version_registration"
 class Resources:
     db: db.Database
     signer: BadgeSigner
+    links: ManageLinks
 
 
 def migrate(settings: Settings) -> None:
@@ -33,17 +35,20 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     database = db.Database.at(settings.registration_database_url)
     app, api = create_service_app(__name__, "Rollcall registration", settings, database)
-    app.extensions["registration"] = Resources(database, signer_from(settings))
+    app.extensions["registration"] = Resources(
+        database, signer_from(settings), links_from(settings)
+    )
     limit_endpoints(app, {"registration.register"}, _registration_limit(settings))
 
     from services.registration import api as public
-    from services.registration import badges_api, bulk_api, organiser_api
+    from services.registration import badges_api, bulk_api, delegations_api, organiser_api
     from services.registration.pages import bp as pages
 
     api.register_blueprint(public.blp)
     api.register_blueprint(organiser_api.blp)
     api.register_blueprint(badges_api.blp)
     api.register_blueprint(bulk_api.blp)
+    api.register_blueprint(delegations_api.blp)
     app.register_blueprint(pages)  # HTML pages: plain Flask, not in the OpenAPI document
     return app
 

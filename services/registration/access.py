@@ -17,7 +17,7 @@ from shared.errors import Forbidden
 
 @dataclass(frozen=True)
 class Actor:
-    kind: str  # "organiser", "delegate" or "system"
+    kind: str  # "organiser", "delegate", "head" (of a delegation) or "system"
     label: str = ""
 
     @property
@@ -30,6 +30,7 @@ class Actor:
 
 SYSTEM = Actor("system")
 DELEGATE = Actor("delegate")
+HEAD = "head"  # the kind of Actor of a delegation's head, labelled with their registration id
 
 
 def organiser(session: Session, token_digest: str, slug: str, *, lock: bool = False):

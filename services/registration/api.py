@@ -62,12 +62,14 @@ def register(data: dict, slug: str):
     key = request.headers.get("Idempotency-Key", "").strip()[:200]
     with r.db.sessions.begin() as session:
         if not key:
-            return lifecycle.register(session, r.signer, slug, data)
+            return lifecycle.register(session, r.signer, r.links, slug, data)
         event_id = event_by_slug(session, slug).id
         seen = idempotency.replay(session, event_id, key, data)
         if seen is not None:
             return jsonify(seen.body), seen.status, {"Idempotent-Replayed": "true"}
-        answer = RegistrationCreated().dump(lifecycle.register(session, r.signer, slug, data))
+        answer = RegistrationCreated().dump(
+            lifecycle.register(session, r.signer, r.links, slug, data)
+        )
         idempotency.remember(session, event_id, key, data, 201, answer)
         return jsonify(answer), 201
 

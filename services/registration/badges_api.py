@@ -11,14 +11,13 @@ from sqlalchemy.orm import joinedload
 
 from services.registration import resources
 from services.registration.access import organiser, organiser_required, registration_actor
-from services.registration.badge_print import PrintedBadge, badge_pdf, print_sheet
 from services.registration.changes import badge_token
 from services.registration.models import Badge, Registration
-from services.registration.transliteration import transliterate
 from shared.access import bearer_digest, bearer_required
 from shared.badges import qr_png
 from shared.dates import event_dates
 from shared.errors import Conflict, ErrorBody, NotFound
+from shared.printing.badge_print import PrintedBadge, badge_pdf, print_sheet
 
 blp = Blueprint("badges", __name__, url_prefix="/api/v1", description="Badges to print")
 BEARER = [{"bearer": []}]
@@ -88,7 +87,7 @@ def printed(registration: Registration, signer) -> PrintedBadge:
     category = next(c for c in event.categories if c.code == registration.category)
     return PrintedBadge(
         display_name=registration.display_name,
-        latin_name=transliterate(registration.display_name),
+        latin_name=registration.printed_latin_name,
         organisation=registration.organisation,
         city=registration.city,
         country_code=registration.country,

@@ -5,7 +5,10 @@ all apply.
 
 All or nothing unless asked otherwise: one bad row and nothing is written, and the report names
 every bad cell by its row number as the spreadsheet shows it. Uploading a list again is
-harmless: a row already registered with the same details is `unchanged`."""
+harmless: a row already registered with the same details is `unchanged`.
+
+`import_sheet` does it all in the caller's transaction; a background job (`import_jobs`) uses
+the steps, `check_rows`, `compare_registered`, `import_rows` and `record_import`, in parts."""
 
 from __future__ import annotations
 
@@ -23,10 +26,12 @@ from services.registration.models import AuditEntry, Category, Event, Registrati
 from services.registration.schemas import RegistrationIn, Text
 from shared.badges import BadgeSigner
 from shared.errors import Invalid
+from shared.manage_links import ManageLinks
 
 Progress = Callable[[str, int, int], None]
 """Called as rows are done: ("checking" or "importing", rows done, rows in all)."""
 
+REPORTED = ("row", "email", "status", "registration_id", "registration_status", "errors")
 COMPARED = ("given_name", "family_name", "organisation", "city", "country", "category",
             "language", "dietary", "accessibility")  # fmt: skip
 
@@ -61,6 +66,16 @@ class RowResult:
         self.status, self.data = "failed", None
         self.errors.append({"field": name, "column": column, "message": message})
 
+    def outcome(self) -> dict:
+        """What the report says of the row."""
+        return {k: getattr(self, k) for k in REPORTED}
+
+    def restore(self, outcome: dict) -> None:
+        """Take back what an earlier run reported of the row (a job resumed)."""
+        for name in REPORTED:
+            setattr(self, name, outcome[name])
+        self.data = None
+
 
 @dataclass
 class Report:
@@ -75,13 +90,12 @@ class Report:
         return {"rows": len(self.rows), **tally}
 
     def as_dict(self) -> dict:
-        keep = ("row", "email", "status", "registration_id", "registration_status", "errors")
         return {
             "mode": "valid_only" if self.options.valid_only else "all_or_nothing",
             "invited": self.options.invited,
             "counts": self.counts(),
             "ignored_columns": self.ignored_columns,
-            "rows": [{k: getattr(r, k) for k in keep} for r in self.rows],
+            "rows": [r.outcome() for r in self.rows],
         }
 
 
@@ -139,6 +153,7 @@ def check_rows(
 def import_sheet(
     session: Session,
     signer: BadgeSigner,
+    links: ManageLinks,
     event: Event,
     actor: Actor,
     sheet: Sheet,
@@ -149,24 +164,55 @@ def import_sheet(
     no registration can slip in between the check and the import."""
     options = options or Options()
     rows = check_rows(sheet, event.categories, options.category, progress)
-    _compare(rows, _registered(session, event, rows), sheet.header("email"))
+    compare_registered(session, event, rows, sheet.header("email"))
     report = Report(options, rows, sheet.ignored)
     if not options.valid_only and any(r.status == "failed" for r in rows):
         raise ImportRefused(report)
     todo = [r for r in rows if r.status == "valid"]
+    import_rows(session, signer, links, event, actor, todo, options, sheet, progress)
+    record_import(session, event, actor, report)
+    return report
+
+
+def import_rows(
+    session: Session,
+    signer: BadgeSigner,
+    links: ManageLinks,
+    event: Event,
+    actor: Actor,
+    rows: list[RowResult],
+    options: Options,
+    sheet: Sheet,
+    progress: Progress | None = None,
+) -> None:
+    """Register rows found valid, under the event's lock the caller holds. Each is compared
+    with the registrations again first: a delegate may have registered since the rows were
+    checked (between the parts of a background import), and is then reported as such."""
+    compare_registered(session, event, rows, sheet.header("email"))
+    todo = [r for r in rows if r.status == "valid"]
     for done, result in enumerate(todo, 1):
         registered = lifecycle.register(
-            session, signer, event.slug, result.data, invited=options.invited, actor=actor
+            session,
+            signer,
+            links,
+            event.slug,
+            result.data,
+            invited=options.invited,
+            actor=actor,
         )
         result.status, result.registration_id = "created", registered.id
         result.registration_status = registered.status
         if progress:
             progress("importing", done, len(todo))
-    detail = {"file": options.source, "invited": options.invited, **report.counts()}
+
+
+def record_import(session: Session, event: Event, actor: Actor | str, report: Report, **detail):
+    """The audit entry of a whole import: which file, and how many rows did what."""
+    detail = {"file": report.options.source, "invited": report.options.invited,
+              **report.counts(), **detail}  # fmt: skip
     session.add(
         AuditEntry(event_id=event.id, actor=str(actor), action="delegates.imported", detail=detail)
     )
-    return report
 
 
 def _check(
@@ -195,6 +241,12 @@ def _explain(name: str, message: str, raw: dict) -> str:
             f"Unknown country {raw[name]!r}: write a code such as CN or a name such as China, 中国."
         )
     return message
+
+
+def compare_registered(session: Session, event: Event, rows: list[RowResult], column: str) -> None:
+    """Rows whose delegate is registered already: `unchanged`, or failed if the details
+    differ."""
+    _compare(rows, _registered(session, event, rows), column)
 
 
 def _registered(session: Session, event: Event, rows: list[RowResult]) -> dict:

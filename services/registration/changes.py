@@ -24,7 +24,7 @@ def record(
     if event_type != DELEGATE_REGISTERED:
         registration.revision += 1
     session.flush()
-    events.add(session, event_type, snapshot(registration, signer))
+    events.add(session, event_type, {**snapshot(registration, signer), "detail": detail})
     session.add(
         AuditEntry(
             event_id=registration.event_id,
@@ -55,6 +55,10 @@ def snapshot(registration: Registration, signer: BadgeSigner) -> dict:
             "language": registration.language,
             "status": registration.status,
             "status_reason": registration.status_reason,
+            "latin_name": registration.latin_name,
+            "title": registration.title,
+            "delegation": registration.delegation.name if registration.delegation else None,
+            "manage_nonce": registration.manage_nonce,
         },
         "badge": None
         if badge is None

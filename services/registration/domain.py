@@ -3,6 +3,7 @@ the lifecycle of a registration: approval, seats, waitlist. No Flask, no databas
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
@@ -41,6 +42,20 @@ def email_key(email: str) -> str:
 def search_key(*texts: str) -> str:
     """What a search matches against: case-folded, NFC, in whatever script was written."""
     return " | ".join(clean_text(t).casefold() for t in texts if t)
+
+
+def duplicate_key(given_name: str, family_name: str, organisation: str, city: str) -> str:
+    """Who a registration likely is, whatever the address: the name's words in any order,
+    without case, accents or punctuation, with the organisation and the city. Two
+    registrations that share it are probably one person (José Pérez / PEREZ Jose)."""
+
+    def words(text: str) -> list[str]:
+        plain = unicodedata.normalize("NFKD", clean_text(text).casefold())
+        plain = "".join(ch for ch in plain if not unicodedata.combining(ch))
+        return re.findall(r"\w+", plain)
+
+    name = " ".join(sorted(words(given_name) + words(family_name)))
+    return f"{name}|{' '.join(words(organisation))}|{' '.join(words(city))}"
 
 
 def display_name(given_name: str, family_name: str) -> str:
@@ -119,3 +134,22 @@ def status_on_approval(status: Status, seats: Seats) -> Status:
 
 def holds_seat(status: Status) -> bool:
     return status is Status.CONFIRMED
+
+
+# Statuses that hold a place (in a delegation's quota; as a possible duplicate).
+MEMBER_STATUSES = (Status.PENDING.value, Status.CONFIRMED.value, Status.WAITLISTED.value)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """How much of a delegation has come: members holding a place, confirmed, arrived."""
+
+    members: int
+    confirmed: int
+    arrived: int
+
+    @property
+    def state(self) -> str:
+        if self.arrived == 0:
+            return "expected" if self.confirmed else "no_confirmed_members"
+        return "arrived" if self.arrived >= self.confirmed else "partly_arrived"

@@ -27,12 +27,15 @@ ERASED_NAME = "Erased"
 # What erasure blanks, and what it keeps. Every column is in one or the other (a test checks),
 # so a new column cannot hold personal data unnoticed.
 BLANKED = ("given_name", "family_name", "email", "email_key", "organisation", "city",
-           "dietary", "accessibility", "status_reason", "search_key")  # fmt: skip
+           "dietary", "accessibility", "status_reason", "search_key", "duplicate_key",
+           "latin_name", "title", "interpreter", "protocol_notes", "manage_nonce")  # fmt: skip
 KEPT = ("id", "event_id", "country", "category", "language", "status", "revision",
         "waitlisted_at", "manage_digest", "consent_basis", "consent_version", "consent_at",
-        "erased_at", "created_at", "updated_at")  # fmt: skip
+        "erased_at", "created_at", "updated_at", "delegation_id", "arrived_at")  # fmt: skip
+# Blanked to None rather than "".
+_NULLABLE = {"status_reason", "latin_name", "interpreter", "manage_nonce"}
 # In copies of the delegate's earlier snapshots (the outbox), the fields that named them.
-SNAPSHOT_PERSONAL = ("given_name", "family_name", "email", "organisation", "city")
+SNAPSHOT_PERSONAL = ("given_name", "family_name", "email", "organisation", "city", "title")
 
 BY_REQUEST, BY_RETENTION = "request", "retention"
 WITHHELD = "withheld: the delegate's data was erased before this event was sent"
@@ -88,7 +91,13 @@ def erased_snapshot(registration: Registration) -> dict:
         },
         "badge": None
         if badge is None
-        else {"id": badge.id, "version": badge.version, "status": badge.status, "reason": None},
+        # The reason names nobody ("Personal data erased."): the gate says why it is void.
+        else {
+            "id": badge.id,
+            "version": badge.version,
+            "status": badge.status,
+            "reason": badge.status_reason,
+        },
     }
 
 
@@ -125,7 +134,7 @@ def purge_expired(sessions: sessionmaker, now: datetime | None = None, batch: in
 
 def _blank(registration: Registration, now: datetime) -> None:
     for name in BLANKED:
-        setattr(registration, name, None if name == "status_reason" else "")
+        setattr(registration, name, None if name in _NULLABLE else "")
     registration.given_name = ERASED_NAME
     # Holds the one-registration-per-address constraint; no address, nobody's.
     registration.email_key = f"erased:{registration.id}"
@@ -171,9 +180,12 @@ def _forget_earlier_events(session: Session, ids: list[int]) -> None:
             display_name=ERASED_NAME,
             email=f"erased-{delegate['id']}@erased.invalid",
             status_reason=None,
+            latin_name=None,
+            manage_nonce=None,
         )
         badge = payload.get("badge") and {**payload["badge"], "reason": None}
-        values = {"payload": {**payload, "delegate": delegate, "badge": badge}}
+        detail = anonymous(payload.get("detail") or {})
+        values = {"payload": {**payload, "delegate": delegate, "badge": badge, "detail": detail}}
         if published_at is None:
             values.update(published_at=utcnow(), last_error=WITHHELD)
         session.execute(update(t).where(t.c.sequence == sequence).values(**values))

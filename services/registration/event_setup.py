@@ -25,6 +25,7 @@ class CategorySpec:
     needs_approval: bool = False
     areas: tuple[str, ...] = ()
     colour: str = "#1f6feb"
+    labels: dict[str, str] = field(default_factory=dict)  # {"zh": "市长"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class EventSpec:
     capacity: int | None = None
     categories: tuple[CategorySpec, ...] = field(default_factory=tuple)
     retention_days: int | None = None  # then personal data is erased; None: kept until set
+    # Name and venue in other languages: {"zh": {"name": …, "venue": …}}.
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def event_info(event: Event) -> dict:
@@ -75,6 +78,7 @@ def create_event(session: Session, spec: EventSpec, label: str = "owner") -> acc
         ends_on=spec.ends_on,
         capacity=spec.capacity,
         retention_days=spec.retention_days,
+        translations=spec.translations,
         categories=[_category(c, position) for position, c in enumerate(spec.categories)],
     )
     session.add(event)
@@ -122,7 +126,15 @@ def announce_event(session: Session, event: Event, event_type: str) -> None:
     digests = session.scalars(
         select(OrganizerToken.digest).where(OrganizerToken.event_id == event.id)
     ).all()
-    payload = {"event": event_info(event), "organizer_token_digests": digests}
+    categories = [
+        {"code": c.code, "label": c.label, "areas": list(c.areas or ()), "colour": c.colour}
+        for c in event.categories
+    ]
+    payload = {
+        "event": event_info(event),
+        "organizer_token_digests": digests,
+        "categories": categories,
+    }
     events.add(session, event_type, payload)
 
 
@@ -142,4 +154,5 @@ def _category(spec: CategorySpec, position: int) -> Category:
         needs_approval=spec.needs_approval,
         areas=list(spec.areas),
         colour=spec.colour,
+        labels=dict(spec.labels),
     )

@@ -9,22 +9,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from zoneinfo import ZoneInfo
 
-from babel import Locale
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from services.registration import spreadsheets
 from services.registration.domain import Status
 from services.registration.models import Event, Registration
+from shared import countries
 from shared.db import as_utc, utcnow
-
-try:  # written alongside; the print list goes without Latin names until it is there
-    from services.registration.transliteration import transliterate
-except ImportError:  # pragma: no cover
-    transliterate = None
 
 FORMATS = {"csv": spreadsheets.CSV_TYPE, "xlsx": spreadsheets.XLSX_TYPE}
 REGISTRATION_HEADERS = [
@@ -114,15 +108,11 @@ def badge_list(session: Session, event: Event, fmt: str) -> Export:
 
 def latin_name(registration: Registration) -> str:
     """The name in Latin letters for a name in another script; empty for a Latin name."""
-    chosen = getattr(registration, "latin_name", None)  # as the delegate edited it, if kept
-    if chosen:
-        return chosen
-    return (transliterate(registration.display_name) or "") if transliterate else ""
+    return registration.printed_latin_name or ""
 
 
-@cache
 def country_name(code: str) -> str:
-    return Locale.parse("en_GB").territories.get(code, code)
+    return countries.name(code)
 
 
 def _registrations(session: Session, event: Event) -> list[Registration]:

@@ -9,38 +9,56 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from services.registration import changes, domain, erasure, invitations, privacy
-from services.registration.access import DELEGATE, SYSTEM, Actor, locked_event
+from services.registration.access import DELEGATE, HEAD, SYSTEM, Actor, locked_event
 from services.registration.domain import Seats, Status
 from services.registration.event_setup import event_by_slug
-from services.registration.models import Badge, Category, Event, Registration
+from services.registration.models import Badge, Category, Delegation, Event, Registration
 from shared import access
 from shared import events as ev
 from shared.badges import BadgeSigner
 from shared.db import utcnow
 from shared.errors import Conflict, Invalid
+from shared.manage_links import ManageLinks
 
 # Fields whose change alters the printed badge, so the old one is reissued.
-PRINTED = ("given_name", "family_name", "organisation", "city", "country")
+PRINTED = ("given_name", "family_name", "latin_name", "organisation", "city", "country")
+
+POSSIBLE_DUPLICATE = {
+    "code": "possible_duplicate",
+    "message": "Someone with the same name, organisation and city is registered already under "
+    "another e-mail address. If that is you, use the link in that registration's e-mail "
+    "instead; the organisers will see both.",
+}
 
 
 def register(
     session: Session,
     signer: BadgeSigner,
+    links: ManageLinks,
     slug: str,
     data: dict,
     invited: bool = False,
     actor: Actor = DELEGATE,
+    delegation: Delegation | None = None,
 ) -> access.ShownOnce:
     """Register a delegate: pending approval, confirmed with a badge, or waitlisted. A valid
     invitation code (or `invited`, for an organiser's import) skips approval. A delegate must
-    agree to the privacy notice (`consent`); an organiser's entry records that they made it."""
+    agree to the privacy notice (`consent`); an organiser's entry records that they made it.
+
+    A member of a delegation (added by its head or an organiser, or registering with the
+    delegation's code) skips approval too, within the delegation's quota; the first member
+    becomes its head. The answer warns when the delegate looks registered already under
+    another address (same name, organisation and city)."""
     data = dict(data)
     code = data.pop("invitation_code", None)
     consent = privacy.consent_record(
-        actor.is_organiser, data.pop("consent", None), data.pop("consent_version", None)
+        actor.is_organiser,
+        data.pop("consent", None),
+        data.pop("consent_version", None),
+        basis=privacy.BY_DELEGATION if actor.kind == HEAD else privacy.BY_DELEGATE,
     )
     event = event_by_slug(session, slug, lock=True)
     category = _category(event, data["category"])
@@ -52,17 +70,25 @@ def register(
     ):
         raise _already_registered()
     if code:
-        invitations.redeem(session, event.id, code, category.code)
+        invitation = invitations.redeem(session, event.id, code, category.code)
+        if invitation.delegation_id is not None:
+            delegation = session.get(Delegation, invitation.delegation_id)
+    if delegation is not None:
+        _check_quota(session, delegation)
     status = domain.status_on_registration(
-        category.needs_approval, invited or bool(code), seats(session, event, category)
+        category.needs_approval,
+        invited or bool(code) or delegation is not None,
+        seats(session, event, category),
     )
-    manage_token = access.new_token("manage")
+    nonce = links.new_nonce()
     registration = Registration(
         event=event,
         email_key=key,
         status=status.value,
-        manage_digest=access.digest(manage_token),
+        manage_nonce=nonce,
+        manage_digest=links.digest(nonce),
         waitlisted_at=utcnow() if status is Status.WAITLISTED else None,
+        delegation=delegation,
         **consent,
         **data,
     )
@@ -75,9 +101,68 @@ def register(
         if "email_key" in str(exc.orig):  # a concurrent registration with this address won
             raise _already_registered() from exc
         raise
+    if delegation is not None and delegation.head_id is None:
+        delegation.head_id = registration.id
     detail = {"invitation": True} if code else {}
+    duplicates = likely_duplicates(session, registration)
+    if duplicates:
+        detail["possible_duplicate_of"] = duplicates
     changes.record(session, signer, registration, ev.DELEGATE_REGISTERED, actor, **detail)
-    return access.ShownOnce(registration, manage_token=manage_token)
+    return access.ShownOnce(
+        registration,
+        manage_token=links.token(nonce),
+        warnings=[POSSIBLE_DUPLICATE] if duplicates else [],
+    )
+
+
+def likely_duplicates(session: Session, registration: Registration) -> list[int]:
+    """Other live registrations of the event that look like the same person."""
+    return list(
+        session.scalars(
+            select(Registration.id)
+            .where(
+                Registration.event_id == registration.event_id,
+                Registration.duplicate_key == registration.duplicate_key,
+                Registration.id != registration.id,
+                Registration.status.in_(domain.MEMBER_STATUSES),
+                Registration.erased_at.is_(None),
+            )
+            .order_by(Registration.id)
+        )
+    )
+
+
+def has_likely_duplicate():
+    """A filter: the registration (a live one) looks like another live one of its event."""
+    other = aliased(Registration)
+    live = Registration.status.in_(domain.MEMBER_STATUSES) & Registration.erased_at.is_(None)
+    return live & (
+        select(other.id)
+        .where(
+            other.event_id == Registration.event_id,
+            other.duplicate_key == Registration.duplicate_key,
+            other.id != Registration.id,
+            other.status.in_(domain.MEMBER_STATUSES),
+            other.erased_at.is_(None),
+        )
+        .exists()
+    )
+
+
+def _check_quota(session: Session, delegation: Delegation) -> None:
+    taken = session.scalar(
+        select(func.count()).where(
+            Registration.delegation_id == delegation.id,
+            Registration.status.in_(domain.MEMBER_STATUSES),
+            Registration.erased_at.is_(None),
+        )
+    )
+    if taken >= delegation.quota:
+        raise Conflict(
+            "quota_full",
+            f"The delegation {delegation.name} has all its {delegation.quota} places taken: "
+            "substitute a member, or ask the organisers for a larger quota.",
+        )
 
 
 def approve(session: Session, signer: BadgeSigner, registration: Registration, actor: Actor):
@@ -108,8 +193,12 @@ def cancel(
     registration: Registration,
     actor: Actor,
     reason: str | None = None,
+    *,
+    promote: bool = True,
+    **detail,
 ):
-    """Cancel a registration; its badge becomes void and its seat goes to the waitlist."""
+    """Cancel a registration; its badge becomes void and its seat goes to the waitlist
+    (unless `promote` is False: a substitution hands it on itself)."""
     _live(registration)
     event = locked_event(session, registration)
     _check("cancel", registration)
@@ -118,8 +207,10 @@ def cancel(
     if registration.badge is not None:
         registration.badge.status = "void"
         registration.badge.status_reason = "The registration was cancelled."
-    changes.record(session, signer, registration, ev.DELEGATE_CANCELLED, actor, reason=reason)
-    if had_seat:
+    changes.record(
+        session, signer, registration, ev.DELEGATE_CANCELLED, actor, reason=reason, **detail
+    )
+    if had_seat and promote:
         promote_waitlist(session, signer, event)
 
 

@@ -79,8 +79,10 @@ def update_event(data: dict, slug: str):
 @blp.paginate()
 @blp.doc(security=BEARER)
 def list_registrations(query: dict, slug: str, pagination_parameters):
-    """Find registrations: `q` matches names in any script, e-mail, organisation, city and
-    country; filter by status, category and country. Paginated (`page`, `page_size`; the
+    """Find registrations: `q` matches names in any script (and their Latin spelling),
+    e-mail, organisation, city and country; filter by status, category, country, delegation,
+    arrival, and likely duplicates (the same name, organisation and city as another live
+    registration). Paginated (`page`, `page_size`; the
     `X-Pagination` header has the totals)."""
     with resources().db.reads() as session:
         event, _actor = organiser(session, bearer_digest(), slug)
@@ -91,6 +93,13 @@ def list_registrations(query: dict, slug: str, pagination_parameters):
         for name in ("status", "category", "country"):
             if query.get(name):
                 statement = statement.where(getattr(Registration, name) == query[name])
+        if "delegation" in query:
+            statement = statement.where(Registration.delegation_id == query["delegation"])
+        if "arrived" in query:
+            arrived = Registration.arrived_at.is_not(None)
+            statement = statement.where(arrived if query["arrived"] else ~arrived)
+        if query.get("duplicates"):
+            statement = statement.where(lifecycle.has_likely_duplicate())
         statement = statement.options(
             joinedload(Registration.event), joinedload(Registration.badge)
         ).order_by(Registration.id)

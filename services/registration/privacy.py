@@ -54,6 +54,9 @@ NOTICE = NOTICES[-1]
 # How a registration came to hold personal data.
 BY_DELEGATE = "delegate"  # the delegate agreed to the notice of `consent_version`
 BY_ORGANISER = "organiser"  # an organiser entered it (an import): no consent of the delegate's
+# The head of the delegate's delegation entered it, confirming the delegate agreed to the
+# notice of `consent_version`.
+BY_DELEGATION = "delegation"
 UNRECORDED = "unrecorded"  # registered before consent was recorded
 
 CONSENT_NEEDED = "Consent is required: agree to the privacy notice to register."
@@ -63,16 +66,19 @@ def notice(version: str | None) -> Notice | None:
     return next((n for n in NOTICES if n.version == version), None)
 
 
-def consent_record(organiser: bool, agreed: bool | None, version: str | None) -> dict:
-    """The consent columns of a new registration. A delegate registering must agree to the
-    current notice (422 naming `consent` otherwise); an organiser's entry records none."""
+def consent_record(
+    organiser: bool, agreed: bool | None, version: str | None, basis: str = BY_DELEGATE
+) -> dict:
+    """The consent columns of a new registration. A delegate registering (or the head of
+    their delegation, `basis` BY_DELEGATION, for them) must agree to the current notice (422
+    naming `consent` otherwise); an organiser's entry records none."""
     if organiser:
         return {"consent_basis": BY_ORGANISER, "consent_version": None, "consent_at": None}
     if agreed is not True:
         raise Invalid("validation_failed", CONSENT_NEEDED, {"consent": [CONSENT_NEEDED]})
     if version not in (None, NOTICE.version):
         raise notice_changed()
-    return {"consent_basis": BY_DELEGATE, "consent_version": NOTICE.version, "consent_at": utcnow()}
+    return {"consent_basis": basis, "consent_version": NOTICE.version, "consent_at": utcnow()}
 
 
 def notice_changed() -> Invalid:

@@ -61,6 +61,11 @@ class Consent(fields.Boolean):
         return True
 
 
+LANGUAGE_TAG = validate.Regexp(
+    r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", error="A language code, such as fr, ar or zh-Hant."
+)
+
+
 def _text(max_length: int, required: bool = True, **kwargs) -> Text:
     return Text(
         required=required,
@@ -88,7 +93,28 @@ class RegistrationIn(Schema):
     )
     invitation_code = fields.String(
         validate=validate.Length(max=40),
-        metadata={"description": "from an invitation: skips approval in its category"},
+        metadata={
+            "description": "from an invitation: skips approval in its category (a "
+            "delegation's code also makes the registrant a member, the first one its head)"
+        },
+    )
+    latin_name = Text(
+        allow_none=True,
+        validate=validate.Length(max=200),
+        metadata={
+            "description": "the name in Latin letters, printed under a non-Latin name; "
+            "omitted: transliterated",
+            "example": "WANG Xiaoming",
+        },
+    )
+    title = Text(
+        validate=validate.Length(max=200),
+        metadata={"description": "rank or title, for protocol", "example": "Mayor"},
+    )
+    interpreter = fields.String(
+        allow_none=True,
+        validate=LANGUAGE_TAG,
+        metadata={"description": "the language an interpreter is needed for; null: none"},
     )
 
 
@@ -124,6 +150,17 @@ class RegistrationPatch(Schema):
     language = fields.String(validate=validate.OneOf(LANGUAGES))
     dietary = Text(validate=validate.Length(max=200))
     accessibility = Text(validate=validate.Length(max=200))
+    latin_name = Text(
+        allow_none=True,
+        validate=validate.Length(max=200),
+        metadata={"description": "null: the transliteration a library makes"},
+    )
+    title = Text(validate=validate.Length(max=200))
+    interpreter = fields.String(allow_none=True, validate=LANGUAGE_TAG)
+    protocol_notes = Text(
+        validate=validate.Length(max=1000),
+        metadata={"description": "handling notes for the protocol office"},
+    )
 
     @validates_schema
     def _something(self, data: dict, **_kwargs) -> None:
@@ -151,12 +188,18 @@ class BadgeOut(Schema):
 class ConsentOut(Schema):
     basis = fields.String(
         metadata={
-            "description": "delegate (agreed to the privacy notice), organiser (entered by an "
-            "organiser, no consent of the delegate's) or unrecorded"
+            "description": "delegate (agreed to the privacy notice), delegation (the head of "
+            "their delegation confirmed they agreed), organiser (entered by an organiser, no "
+            "consent of the delegate's) or unrecorded"
         }
     )
     version = fields.String(allow_none=True, metadata={"description": "of the privacy notice"})
     given_at = UtcDateTime(allow_none=True)
+
+
+class DelegationRef(Schema):
+    id = fields.Integer()
+    name = fields.String()
 
 
 class RegistrationOut(Schema):
@@ -177,6 +220,20 @@ class RegistrationOut(Schema):
     language = fields.String()
     dietary = fields.String()
     accessibility = fields.String()
+    latin_name = fields.String(
+        allow_none=True, metadata={"description": "as the delegate wrote it; null: transliterated"}
+    )
+    printed_latin_name = fields.String(
+        allow_none=True,
+        metadata={"description": "what the badge prints under a non-Latin name; null: nothing"},
+    )
+    title = fields.String()
+    interpreter = fields.String(allow_none=True)
+    protocol_notes = fields.String()
+    delegation = fields.Nested(DelegationRef, allow_none=True)
+    arrived_at = UtcDateTime(
+        allow_none=True, metadata={"description": "first admitted at a gate; null: not yet"}
+    )
     badge = fields.Nested(BadgeOut, allow_none=True)
     consent = fields.Nested(ConsentOut)
     erased_at = UtcDateTime(
@@ -187,9 +244,18 @@ class RegistrationOut(Schema):
     updated_at = UtcDateTime()
 
 
+class WarningOut(Schema):
+    code = fields.String(metadata={"example": "possible_duplicate"})
+    message = fields.String()
+
+
 class RegistrationCreated(RegistrationOut):
     manage_token = fields.String(
         metadata={"description": "shown once: lets the delegate view and change this registration"}
+    )
+    warnings = fields.List(
+        fields.Nested(WarningOut),
+        metadata={"description": "registered, but worth a look: possible_duplicate"},
     )
 
 
@@ -203,6 +269,14 @@ class RegistrationQuery(Schema):
     )
     category = fields.String(validate=validate.Length(max=40))
     country = CountryCode()
+    delegation = fields.Integer(metadata={"description": "a delegation's id: its members"})
+    arrived = fields.Boolean(metadata={"description": "true: admitted at a gate; false: not yet"})
+    duplicates = fields.Boolean(
+        metadata={
+            "description": "true: only registrations that look like another one (same "
+            "name, organisation and city under another address)"
+        }
+    )
 
 
 class AuditOut(Schema):
@@ -239,13 +313,26 @@ SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9-]{1,63}$", error="Lower-case letters, 
 COLOUR = validate.Regexp(r"^#[0-9a-fA-F]{6}$", error="A colour such as #1f6feb.")
 
 
+TRANSLATED = fields.String(validate=validate.OneOf([lang for lang in LANGUAGES if lang != "en"]))
+
+
 class CategoryIn(Schema):
     code = fields.String(required=True, validate=SLUG)
     label = _text(100)
+    labels = fields.Dict(
+        keys=TRANSLATED,
+        values=Text(validate=validate.Length(min=1, max=100)),
+        metadata={"description": "the label in other languages", "example": {"zh": "市长"}},
+    )
     capacity = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=MAX_SEATS))
     needs_approval = fields.Boolean()
     areas = fields.List(fields.String(validate=SLUG), validate=validate.Length(max=50))
     colour = fields.String(validate=COLOUR)
+
+
+class EventTranslation(Schema):
+    name = _text(200, required=False)
+    venue = _text(200, required=False)
 
 
 class TimeZone(fields.String):
@@ -275,6 +362,11 @@ class EventIn(Schema):
     categories = fields.List(
         fields.Nested(CategoryIn), required=True, validate=validate.Length(min=1, max=50)
     )
+    translations = fields.Dict(
+        keys=TRANSLATED,
+        values=fields.Nested(EventTranslation),
+        metadata={"description": "name and venue in other languages"},
+    )
 
     @validates_schema
     def _dates(self, data: dict, **_kwargs) -> None:
@@ -290,6 +382,7 @@ class EventPatch(EventIn):
 class CategoryOut(Schema):
     code = fields.String()
     label = fields.String()
+    labels = fields.Dict(keys=fields.String(), values=fields.String())
     capacity = fields.Integer(allow_none=True)
     needs_approval = fields.Boolean()
     areas = fields.List(fields.String())
@@ -320,7 +413,124 @@ class EventOut(Schema):
         metadata={"description": "what a delegate agrees to when registering (`consent`)"},
     )
     categories = fields.List(fields.Nested(CategoryOut))
+    translations = fields.Dict()
 
 
 class EventCreated(EventOut):
     organizer_token = fields.String(metadata={"description": "shown once"})
+
+
+class DelegationIn(Schema):
+    """A delegation as an organiser sets it up."""
+
+    name = _text(200, metadata={"example": "Guangzhou"})
+    kind = fields.String(
+        required=True,
+        validate=validate.OneOf(["city", "organisation"]),
+        metadata={"description": "city or organisation"},
+    )
+    organisation = _text(200, metadata={"example": "Guangzhou Municipal People's Government"})
+    city = _text(100, metadata={"example": "Guangzhou"})
+    country = CountryCode(required=True, metadata={"example": "CN"})
+    category = fields.String(
+        required=True, metadata={"description": "its members' category", "example": "delegate"}
+    )
+    quota = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=500),
+        metadata={"description": "members at most, the head included"},
+    )
+    notes = Text(
+        load_default="",
+        validate=validate.Length(max=1000),
+        metadata={"description": "protocol handling notes", "example": "Arrives by motorcade."},
+    )
+
+
+class DelegationPatch(DelegationIn):
+    class Meta:
+        exclude = ("kind", "organisation", "city", "country", "category")
+
+    head_id = fields.Integer(
+        allow_none=True, metadata={"description": "a live member's registration id"}
+    )
+
+
+class MemberIn(RegistrationIn):
+    """A member, as the head of their delegation (or an organiser) registers them. The head
+    confirms the member agreed to the privacy notice (`consent`)."""
+
+    class Meta:
+        exclude = ("invitation_code",)
+
+    category = fields.String(
+        metadata={"description": "organisers only; the delegation's category by default"}
+    )
+    protocol_notes = Text(load_default="", validate=validate.Length(max=1000))
+    consent = fields.Boolean(
+        metadata={
+            "description": "true: the member agreed to the privacy notice (required from a "
+            "head; an organiser's entry records none)"
+        }
+    )
+    consent_version = fields.String(validate=validate.Length(max=32))
+
+
+class SubstituteIn(MemberIn):
+    class Meta:
+        exclude = ("invitation_code", "category")
+
+
+class MemberOut(Schema):
+    id = fields.Integer()
+    display_name = fields.String()
+    given_name = fields.String()
+    family_name = fields.String()
+    latin_name = fields.String(allow_none=True)
+    email = fields.String()
+    title = fields.String()
+    category = fields.String()
+    status = fields.String()
+    status_reason = fields.String(allow_none=True)
+    interpreter = fields.String(allow_none=True)
+    protocol_notes = fields.String()
+    badge = fields.Nested(BadgeOut, allow_none=True)
+    arrived_at = UtcDateTime(allow_none=True)
+    is_head = fields.Function(lambda m: m.delegation is not None and m.delegation.head_id == m.id)
+
+
+class ArrivalOut(Schema):
+    members = fields.Integer(metadata={"description": "holding a place in the quota"})
+    confirmed = fields.Integer()
+    arrived = fields.Integer(metadata={"description": "confirmed members admitted at a gate"})
+    state = fields.String(
+        metadata={"description": "no_confirmed_members, expected, partly_arrived or arrived"}
+    )
+
+
+class DelegationOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+    organisation = fields.String()
+    city = fields.String()
+    country = fields.String()
+    category = fields.String()
+    quota = fields.Integer()
+    notes = fields.String()
+    head_id = fields.Integer(allow_none=True)
+    arrival = fields.Nested(ArrivalOut)
+    created_at = UtcDateTime()
+
+
+class DelegationDetail(DelegationOut):
+    members = fields.List(fields.Nested(MemberOut))
+
+
+class DelegationCreated(DelegationOut):
+    code = fields.String(
+        metadata={
+            "description": "shown once: whoever registers with it joins the delegation (up to "
+            "`quota`), the first as its head"
+        }
+    )

@@ -97,7 +97,7 @@ def test_exit_then_reentry_and_exit_while_outside(forum, badge):
     assert forum.scan(badge, direction="out")["result"] == "exited"
     assert forum.scan(badge, direction="out")["result"] == "not_inside"
     assert forum.scan(badge, gate="East")["result"] == "admitted"
-    assert forum.headcount()["by_gate"]["East"] == {"arrived": 0, "inside": 1}
+    assert forum.headcount()["by_gate"]["East"] == {"area": "venue", "arrived": 0, "inside": 1}
 
 
 def test_every_scan_is_logged_and_admissions_are_announced(forum, badge):
@@ -129,10 +129,13 @@ def test_headcount_counts_registered_arrived_and_inside_by_gate_and_category(for
 
     assert (count["registered"], count["arrived"], count["inside"]) == (3, 3, 2)
     assert count["by_gate"] == {
-        "North": {"arrived": 2, "inside": 1},
-        "South": {"arrived": 0, "inside": 0},
-        "East": {"arrived": 0, "inside": 0},
-        "VIP": {"arrived": 1, "inside": 1},
+        "North": {"area": "venue", "arrived": 2, "inside": 1},
+        "South": {"area": "venue", "arrived": 0, "inside": 0},
+        "East": {"area": "venue", "arrived": 0, "inside": 0},
+        "VIP": {"area": "venue", "arrived": 1, "inside": 1},
+        "Plenary": {"area": "plenary", "arrived": 0, "inside": 0},
+        "Ceremony": {"area": "ceremony", "arrived": 0, "inside": 0},
+        "VIP Lounge": {"area": "vip-lounge", "arrived": 0, "inside": 0},
     }
     assert count["by_category"] == {
         "mayor": {"registered": 2, "arrived": 2, "inside": 2},
@@ -191,7 +194,13 @@ def test_headcount_needs_this_events_organiser_token(forum):
 def test_a_scanner_learns_its_gate_and_event(forum):
     response = forum.checkin.get("/api/v1/device", headers=bearer(forum.scanner_tokens["VIP"]))
 
-    assert response.get_json() == {"event": "gmf2023", "gate": "VIP"}
+    assert response.get_json() == {
+        "event": "gmf2023",
+        "gate": "VIP",
+        "area": "venue",
+        "area_name": "Venue",
+        "role": "scanner",
+    }
 
 
 @pytest.mark.parametrize(

@@ -109,14 +109,18 @@ def test_an_organisers_entry_records_no_consent_and_a_delegates_must_carry_it(fo
     body = {k: v for k, v in delegate().items() if k != "consent"}
 
     with resources.db.sessions.begin() as session:
-        entered = lifecycle.register(session, resources.signer, "gmf2023", body, actor=organiser)
+        entered = lifecycle.register(
+            session, resources.signer, resources.links, "gmf2023", body, actor=organiser
+        )
         assert (entered.consent_basis, entered.consent_version, entered.consent_at) == (
             "organiser",
             None,
             None,
         )
     with pytest.raises(Invalid) as refused, resources.db.sessions.begin() as session:
-        lifecycle.register(session, resources.signer, "gmf2023", delegate(consent=False))
+        lifecycle.register(
+            session, resources.signer, resources.links, "gmf2023", delegate(consent=False)
+        )
     assert "consent" in refused.value.fields
 
 

@@ -8,9 +8,10 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from email import message_from_bytes, policy
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -40,7 +41,7 @@ from tests.support.processes import (
 pytestmark = pytest.mark.integration
 
 MAIL_DOMAIN = "rollcall.test"
-TASK = "notify.badge_mail"
+TASK = "notify.delegate_message"
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -50,11 +51,14 @@ def notify_database(request, tmp_path_factory) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory, notify_database):
+MANAGE_LINK_KEY = "5f" * 32
+REGISTRATION_URL = "https://register.rollcall.test"
+
+
+@contextmanager
+def notify_stack(home: Path, database_url: str, **env: str) -> Iterator[SimpleNamespace]:
     """Its own redis-server (no other test's tasks reach this queue), the SMTP sink, a migrated
     database and one notify worker (solo pool: tasks run one at a time, in queue order)."""
-    home = tmp_path_factory.mktemp("notify")
     with ExitStack() as cleanup:
         redis_url, redis = start_redis()
         cleanup.callback(stop_process, redis)
@@ -63,17 +67,20 @@ def stack(tmp_path_factory, notify_database):
         cleanup.callback(sink.stop)
         overrides = {
             "REDIS_URL": redis_url,
-            "NOTIFY_DATABASE_URL": notify_database,
+            "NOTIFY_DATABASE_URL": database_url,
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(smtp_port),
             "SMTP_TIMEOUT": "5",
             "MAIL_DIR": str(home / "mail"),
             "MAIL_FROM": f"Rollcall <badges@{MAIL_DOMAIN}>",
             "VAR_DIR": str(home / "var"),
+            "MANAGE_LINK_KEY": MANAGE_LINK_KEY,
+            "REGISTRATION_URL": REGISTRATION_URL,
+            **env,
         }
         settings = Settings.from_env(overrides)
         migrate(settings)
-        engine = make_engine(notify_database)
+        engine = make_engine(database_url)
         cleanup.callback(engine.dispose)
         app = create_celery("notify-test-publisher", settings)
         cleanup.callback(app.close)
@@ -96,6 +103,12 @@ def stack(tmp_path_factory, notify_database):
             engine=engine,
             worker_log=log_path,
         )
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, notify_database):
+    with notify_stack(tmp_path_factory.mktemp("notify"), notify_database) as running:
+        yield running
 
 
 def mails_with_id(stack, wanted: str) -> list:
@@ -122,7 +135,7 @@ def notification(stack, envelope: dict) -> Notification | None:
 
 
 def decoded_attachment(mail) -> str:
-    (attachment,) = list(mail.iter_attachments())
+    attachment, _pdf = list(mail.iter_attachments())
     (code,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(attachment.get_content())))
     return attachment.get_filename(), code.text
 

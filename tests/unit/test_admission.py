@@ -6,7 +6,17 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from services.checkin.admission import KnownBadge, Result, judge, message, revoked_reason
+from services.checkin.admission import (
+    AreaRule,
+    CategoryRule,
+    KnownBadge,
+    Result,
+    judge,
+    message,
+    refusal,
+    revoked_reason,
+)
+from services.checkin.presence import ENTER, LEAVE, Movement, replay
 from shared.badges import BadgeClaim
 
 pytestmark = pytest.mark.unit
@@ -63,6 +73,9 @@ def test_revoked_reason_says_replaced_void_or_revoked_with_the_organisers_reason
     assert "replaced" in revoked_reason(CLAIM, KnownBadge(version=3, status="active"))
     assert revoked_reason(CLAIM, KnownBadge(version=2, status="void")) == (
         "This badge is void: its registration was cancelled."
+    )
+    assert revoked_reason(CLAIM, KnownBadge(2, "void", "Personal data erased.")) == (
+        "This badge is void: its holder's personal data was erased."
     )
     assert revoked_reason(CLAIM, KnownBadge(2, "revoked", "Lost; a new one was issued.")) == (
         "This badge was revoked: Lost; a new one was issued."
@@ -141,3 +154,56 @@ def test_only_admitted_and_exited_pass():
 def test_results_are_their_wire_values():
     assert Result("already_inside") is Result.ALREADY_INSIDE
     assert Result.WRONG_EVENT == "wrong_event"
+
+
+# --- areas -----------------------------------------------------------------------------------
+
+VENUE = AreaRule("venue", "Venue", everyone=True)
+LOUNGE = AreaRule("vip-lounge", "VIP lounge")
+MEDIA = CategoryRule("media", "Media", frozenset({"venue", "plenary"}))
+
+
+def test_every_valid_badge_may_enter_an_everyone_area_whatever_its_category():
+    assert refusal(VENUE, "media", MEDIA) is None
+    assert refusal(VENUE, "ghost", None) is None
+
+
+def test_a_category_enters_the_areas_it_lists_and_no_other_with_the_reason():
+    assert refusal(AreaRule("plenary", "Plenary hall"), "media", MEDIA) is None
+    assert refusal(LOUNGE, "media", MEDIA) == "Media may not enter the VIP lounge."
+
+
+def test_a_category_checkin_does_not_know_is_refused_beyond_the_venue():
+    assert "not known here" in refusal(LOUNGE, "ghost", None)
+
+
+def test_not_allowed_here_shows_the_reason():
+    assert message(Result.NOT_ALLOWED_HERE, reason="Media may not enter the VIP lounge.") == (
+        "Media may not enter the VIP lounge."
+    )
+
+
+# --- presence, replayed from the log ---------------------------------------------------------
+
+T0 = datetime(2023, 12, 7, 1, 0, tzinfo=UTC)
+
+
+def move(scan_id: int, kind: str, minutes: int, gate: int = 1) -> Movement:
+    return Movement(scan_id, 4242, 1, EVENT, kind, T0 + timedelta(minutes=minutes), gate)
+
+
+def test_replay_follows_time_not_log_order_and_a_second_entry_changes_nothing():
+    moves = [move(3, ENTER, 30, gate=2), move(1, ENTER, 0), move(2, LEAVE, 10)]
+
+    state = replay(moves)[(4242, 1)]
+
+    assert (state.inside, state.first_in_at, state.last_in_at, state.last_gate_id) == (
+        True, T0, T0 + timedelta(minutes=30), 2,
+    )  # fmt: skip
+    assert state.last_out_at == T0 + timedelta(minutes=10)
+    doubled = replay([move(1, ENTER, 0), move(2, ENTER, 5, gate=2)])[(4242, 1)]
+    assert (doubled.last_in_at, doubled.last_gate_id, doubled.entry_scan_id) == (T0, 1, 1)
+
+
+def test_an_exit_while_outside_is_no_movement():
+    assert replay([move(1, LEAVE, 0)]) == {}

@@ -14,7 +14,8 @@ from fontTools.ttLib import TTFont
 from PIL import Image
 from pypdf import PdfReader
 
-from services.registration.badge_print import (
+from shared.badges import BadgeClaim
+from shared.printing.badge_print import (
     LAYOUTS,
     PrintedBadge,
     badge_pdf,
@@ -23,7 +24,6 @@ from services.registration.badge_print import (
     print_sheet,
     transliterate,
 )
-from shared.badges import BadgeClaim
 from tests.support.factories import SIGNER, unique_id
 
 pytestmark = pytest.mark.unit
@@ -99,7 +99,7 @@ SCRIPTS = [
     ("王小明", "Wang Xiaoming", "广州市人民政府", "广州", "CN", "China"),
     ("Γιώργος Παπαδόπουλος", "Giorgos Papadopoulos", "Δήμος Θεσσαλονίκης", "Θεσσαλονίκη", "GR",
      "Greece"),
-    ("Наталья Ким", "Natalya Kim", "Мэрия Москвы", "Москва", "RU", "Russian Federation"),
+    ("Наталья Ким", "Natalya Kim", "Мэрия Москвы", "Москва", "RU", "Russia"),
     ("José Ángel Núñez Ibáñez", None, "Ayuntamiento de Málaga", "Málaga", "ES", "Spain"),
     ("مريم الحسيني", None, "UN-Habitat", "Nairobi", "KE", "Kenya"),
 ]  # fmt: skip

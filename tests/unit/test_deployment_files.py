@@ -168,7 +168,7 @@ def test_every_routed_queue_has_a_worker():
 def test_compose_has_the_production_shape():
     services = load_compose()["services"]
     expected = {
-        "postgres", "redis", "mailpit", "migrate", "registration", "checkin",
+        "postgres", "redis", "mailpit", "migrate", "registration", "checkin", "notify",
         "registration-relay", "checkin-relay", "checkin-worker", "notify-worker", "notify-beat",
     }  # fmt: skip
     assert expected <= set(services), f"missing services: {expected - set(services)}"
@@ -229,11 +229,11 @@ def test_compose_sets_only_variables_the_code_reads(config_reads):
         assert not unknown, f"{name} sets {unknown}, which shared/config.py does not read"
 
 
-def test_signing_key_reaches_registration_web_only():
+def test_signing_key_reaches_registration_web_and_worker_only():
     holders = [
         n for n, s in project_services().items() if "BADGE_SIGNING_KEY" in compose_environment(s)
     ]
-    assert holders == ["registration"]
+    assert holders == ["registration", "registration-worker"]  # the worker imports lists
 
 
 def test_env_example_documents_exactly_the_configuration(config_reads):

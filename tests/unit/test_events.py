@@ -131,7 +131,7 @@ def test_every_event_type_has_a_payload_schema():
 
 def test_a_tasks_queue_is_its_service_prefix():
     assert queue_of("checkin.apply_registration_event") == "checkin"
-    assert queue_of("notify.badge_mail") == "notify"
+    assert queue_of("notify.delegate_message") == "notify"
     assert queue_of("notify.some.nested.name") == "notify"
 
 
@@ -164,8 +164,9 @@ def test_every_subscriber_task_is_routed_to_its_services_queue(task_name):
     assert route["queue"].name == service == app.main
 
 
-def test_the_subscriber_table_names_both_consumers_of_a_registration():
+def test_the_subscriber_table_names_every_consumer_of_a_registration():
     assert set(SUBSCRIBERS[DELEGATE_REGISTERED]) == {
         "checkin.apply_registration_event",
-        "notify.badge_mail",
+        "notify.delegate_message",
+        "notify.webhook_event",
     }

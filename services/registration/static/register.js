@@ -16,7 +16,6 @@
   const alertBox = document.getElementById("form-alert");
   const registration = document.getElementById("registration");
   const confirmation = document.getElementById("confirmation");
-  const eventName = document.getElementById("event-name").textContent;
   // What takes input in a .field: text boxes and selects, and the consent checkbox.
   const CONTROL = ".field__input, .field__check";
 
@@ -72,7 +71,12 @@
   function applyLanguage(next) {
     lang = next;
     document.documentElement.lang = HTML_LANG[lang];
-    document.title = `${t("page_title")} · ${eventName}`;
+    document.title = `${t("page_title")} · ${data.event[lang].name}`;
+    document.getElementById("event-name").textContent = data.event[lang].name;
+    document.getElementById("event-venue").textContent = data.event[lang].venue;
+    for (const option of form.elements.category.options) {
+      if (option.value) option.textContent = data.categories[lang][option.value];
+    }
     for (const el of document.querySelectorAll("[data-text]")) el.textContent = t(el.dataset.text);
     for (const el of document.querySelectorAll("[data-label]")) {
       el.setAttribute("aria-label", t(el.dataset.label));

@@ -1,0 +1,78 @@
+"""What a delegate's change means for notify: take the snapshot into the replica, pick the
+message it calls for (if any), and hand it to delivery to be sent once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import sessionmaker
+
+from services.notify import delivery, messages, replica
+from services.notify.messages import Letter
+from shared.events import Envelope
+
+log = logging.getLogger(__name__)
+
+NOTHING = "nothing to send"
+
+# (delegate id, manage nonce) → the delegate's manage link, or None without a nonce.
+LinkFor = Callable[[int, str | None], str | None]
+
+
+@dataclass(frozen=True)
+class Outlet:
+    """Where messages go, and what every message needs besides its event."""
+
+    sessions: sessionmaker
+    send: delivery.Send
+    mail_from: str
+    link_for: LinkFor
+    now: Callable[[], datetime]
+
+
+def delegate_changed(envelope: dict, payload: dict, outlet: Outlet) -> str:
+    """Handle one loaded `delegate.*`/`badge.*` event (not an erasure); returns what happened."""
+    event_type, delegate = envelope["type"], payload["delegate"]
+    now = replica.retrying_once(
+        outlet.sessions,
+        lambda session: replica.apply_delegate(session, payload, envelope["sequence"]),
+    )
+    kind = messages.choose(event_type, payload)
+    if kind is None:
+        return NOTHING
+    key = delivery.idempotency_key(envelope["event_id"], kind)
+    if now.erased:
+        delivery.give_up(outlet.sessions, key, "the delegate's personal data was erased")
+        return delivery.SKIPPED
+    if replica.overtaken(payload, now, kind in messages.BADGE_KINDS):
+        delivery.give_up(outlet.sessions, key, f"overtaken by revision {now.revision}")
+        return delivery.SKIPPED
+    owed = delivery.Owed(
+        key=key,
+        kind=kind,
+        event_type=event_type,
+        recipient=delegate["email"],
+        language=messages.language_of(delegate["language"]),
+        delegate_id=delegate["id"],
+        task_args=Envelope().dump(envelope),
+    )
+    category = {f"category_{k}": v for k, v in now.category.items() if v}
+    letter = Letter(
+        kind=kind,
+        event=payload["event"],
+        delegate={**delegate, **category},
+        badge=payload["badge"],
+        detail=payload.get("detail") or {},
+        manage_url=outlet.link_for(delegate["id"], delegate.get("manage_nonce")),
+        event_type=event_type,
+    )
+
+    def build():
+        return messages.build(
+            letter, mail_from=outlet.mail_from, idempotency_key=key, now=outlet.now()
+        )
+
+    return delivery.deliver(outlet.sessions, owed, build, outlet.send)
