@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 import redis
@@ -20,16 +21,17 @@ from shared.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 READY_TIMEOUT = 120
+# Where the demo's VIP arrival alerts and organiser digests go (into var/mail, like every mail
+# the SMTP sink receives), unless the environment names other addresses, or none ("").
+DEMO_ADDRESSES = {
+    "PROTOCOL_EMAIL": "protocol@gmf2023.localhost",
+    "ORGANISER_EMAIL": "organisers@gmf2023.localhost",
+}
 
 
 def run_stack() -> int:
     settings = Settings.from_env()
-    env = dict(os.environ)
-    env.setdefault("VAR_DIR", str(settings.var_dir))
-    env.setdefault("REGISTRATION_PORT", str(settings.registration_port))
-    env.setdefault("CHECKIN_PORT", str(settings.checkin_port))
-    env.setdefault("NOTIFY_PORT", str(settings.notify_port))
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env = environment(os.environ, settings)
     redis_process = None
     if "REDIS_URL" in os.environ:
         _require_redis(os.environ["REDIS_URL"])
@@ -50,6 +52,20 @@ def run_stack() -> int:
     finally:
         if redis_process is not None:
             processes.stop_process(redis_process)
+
+
+def environment(inherited: Mapping[str, str], settings: Settings) -> dict[str, str]:
+    """The environment of every process the stack starts: what it inherits, with the local
+    places and ports fixed and the demo's office addresses unless given."""
+    env = dict(inherited)
+    env.setdefault("VAR_DIR", str(settings.var_dir))
+    env.setdefault("REGISTRATION_PORT", str(settings.registration_port))
+    env.setdefault("CHECKIN_PORT", str(settings.checkin_port))
+    env.setdefault("NOTIFY_PORT", str(settings.notify_port))
+    for name, address in DEMO_ADDRESSES.items():
+        env.setdefault(name, address)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
 
 
 def _wait(honcho: subprocess.Popen, settings: Settings, when_ready) -> int:
@@ -88,17 +104,23 @@ def _require_redis(url: str) -> None:
 
 
 def _announce(demo_data: dict, settings: Settings) -> None:
-    urls = demo_data["urls"]
+    urls, event = demo_data["urls"], demo_data["event"]
+    notify_url = f"http://127.0.0.1:{settings.notify_port}"
     lines = [
         "",
         "Rollcall is up. Demo event: Global Mayors' Forum 2023 (gmf2023)",
         f"  registration page     {urls['register_page']}",
         f"  register a delegate   POST {urls['register']}",
+        f"  scanner page          {settings.checkin_url}/scan",
         f"  scan a badge          POST {urls['scan']}",
         f"  live headcount        GET  {urls['headcount']}",
-        f"  dashboard             {settings.checkin_url}/dashboard/{demo_data['event']}",
-        f"  API documents         {urls['registration_openapi']}  {urls['checkin_openapi']}",
+        f"  dashboard             {settings.checkin_url}/dashboard/{event}",
+        f"  notify API            {notify_url}/api/v1/events/{event}/notifications  (…/webhooks)",
+        f"  API documents         {urls['registration_openapi']}  {urls['checkin_openapi']}  "
+        f"{notify_url}/openapi.json",
         f"  mail received         {urls['mail']}/*.eml",
+        f"  VIP alerts to         {settings.protocol_email or '(PROTOCOL_EMAIL unset: none)'}",
+        f"  daily digest to       {settings.organiser_email or '(ORGANISER_EMAIL unset: none)'}",
         f"  organiser token       {demo_data['organizer_token']}",
     ]
     lines += [f"  scanner {g:<13} {t}" for g, t in demo_data["scanner_tokens"].items()]

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import secrets
+from pathlib import Path
 
 from flask import request
 
@@ -56,6 +58,30 @@ def bearer_required(view):
         return view(*args, **kwargs)
 
     return checked
+
+
+FEED_TOKEN_FILE = "feed.token"
+
+
+def feed_token(settings) -> str:
+    """The machine credential of registration's change feed, shared by registration and
+    checkin: `FEED_TOKEN`, else one made in `var/keys/feed.token` on first use (a laptop)."""
+    if settings.feed_token:
+        return settings.feed_token
+    path = Path(settings.keys_dir) / FEED_TOKEN_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(path, "x") as new:  # exclusive: two processes starting at once keep one
+            path.chmod(0o600)
+            new.write(f"rc_feed_{secrets.token_urlsafe(32)}\n")
+    except FileExistsError:
+        pass
+    return path.read_text().strip()
+
+
+def same_secret(presented_digest: str, expected: str) -> bool:
+    """Whether a presented token's digest is the expected secret's, in constant time."""
+    return hmac.compare_digest(presented_digest, digest(expected))
 
 
 def unknown_token() -> Unauthorized:

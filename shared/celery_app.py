@@ -12,10 +12,6 @@ from shared.config import Settings
 from shared.events import queue_of
 from shared.outbox import Publish
 
-# A task still unacknowledged after this long is handed to another worker; every task here
-# finishes (or retries with a countdown) well within it.
-VISIBILITY_TIMEOUT = 3600
-
 
 def create_celery(name: str, settings: Settings, include: tuple[str, ...] = ()) -> Celery:
     app = Celery(name, broker=settings.redis_url, include=list(include))
@@ -27,13 +23,25 @@ def create_celery(name: str, settings: Settings, include: tuple[str, ...] = ()) 
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_routes=(lambda task_name, *_args, **_kw: {"queue": queue_of(task_name)},),
-        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
+        broker_transport_options=_transport_options(settings.celery_visibility_timeout),
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         enable_utc=True,
         timezone="UTC",
     )
     return app
+
+
+def _transport_options(visibility_timeout: int) -> dict:
+    """A task still unacknowledged after CELERY_VISIBILITY_TIMEOUT seconds (an hour) is handed
+    to another worker: every task here finishes, or retries with a shorter countdown, well
+    within it. Workers look for such tasks about twenty times a timeout (every 100 s for an
+    hour, kombu's own default; every second when a fault test shortens it to 20 s)."""
+    return {
+        "visibility_timeout": visibility_timeout,
+        "unacked_restore_interval": 1,
+        "unacked_restore_throttle": max(1, min(100, visibility_timeout // 20)),
+    }
 
 
 def publisher(app: Celery) -> Publish:

@@ -62,6 +62,15 @@ class Settings:
     webhook_retry_delay: float
     webhook_retry_max_delay: float
     webhook_timeout: float
+    # Crash recovery (services/notify/delivery.py, shared/celery_app.py): seconds a message may
+    # sit unsent before notify's redrive takes it over, and before Redis hands a task that no
+    # worker acknowledged to another worker. Both shortened only by the fault tests.
+    notify_sending_lease: float
+    celery_visibility_timeout: int
+    # registration's change feed and snapshot API (services/registration/feed_api.py), which
+    # checkin's worker reads to rebuild and catch up its replica with this machine credential.
+    feed_token: str | None = field(repr=False)
+    feed_url: str
     log_level: str
 
     @classmethod
@@ -121,6 +130,11 @@ class Settings:
             webhook_retry_delay=float(env.get("WEBHOOK_RETRY_DELAY", "30")),
             webhook_retry_max_delay=float(env.get("WEBHOOK_RETRY_MAX_DELAY", "1800")),
             webhook_timeout=float(env.get("WEBHOOK_TIMEOUT", "10")),
+            notify_sending_lease=float(env.get("NOTIFY_SENDING_LEASE", "300")),
+            celery_visibility_timeout=int(env.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
+            feed_token=env.get("FEED_TOKEN") or None,
+            feed_url=env.get("FEED_URL")
+            or env.get("REGISTRATION_URL", f"http://127.0.0.1:{reg_port}"),
             log_level=env.get("LOG_LEVEL", "INFO"),
         )
 

@@ -25,6 +25,8 @@ BADGE_REISSUED = "badge.reissued"
 DELEGATE_ERASED = "delegate.erased"
 CHECKIN_ADMITTED = "checkin.admitted"
 CHECKIN_EXITED = "checkin.exited"
+# A scan that did not pass (invalid, unknown, revoked, wrong_event, not_allowed_here, ...).
+CHECKIN_REJECTED = "checkin.rejected"
 
 # Every change to a delegate carries the delegate's whole current state (a snapshot with a
 # revision), so a subscriber applies the newest it has seen and needs no other source.
@@ -60,6 +62,7 @@ SUBSCRIBERS: dict[str, tuple[str, ...]] = {
     # Registration notes a delegate's first arrival (delegations show who has come).
     CHECKIN_ADMITTED: (RECORD_ARRIVAL, NOTIFY_ARRIVAL, NOTIFY_WEBHOOKS),
     CHECKIN_EXITED: (NOTIFY_WEBHOOKS,),
+    CHECKIN_REJECTED: (NOTIFY_WEBHOOKS,),
 }
 
 
@@ -100,6 +103,8 @@ class CategoryInfo(Schema):
     label = fields.String(required=True)
     areas = fields.List(fields.String(), load_default=list)
     colour = fields.String(load_default="#1f6feb")
+    # The label in other languages: {"zh": "市长或州长"}.
+    labels = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
 
 
 class EventAnnounced(Schema):
@@ -202,6 +207,19 @@ class Checkin(Schema):
     source = fields.String(load_default="gate")
 
 
+class CheckinRejected(Schema):
+    """`checkin.rejected`: a scan that did not pass, and why (its `result`)."""
+
+    event_id = fields.Integer(required=True, allow_none=True)  # None: an unverifiable token
+    badge_id = fields.Integer(required=True, allow_none=True)
+    scan_id = fields.Integer(required=True)
+    gate = fields.String(required=True, allow_none=True)
+    area = fields.String(allow_none=True, load_default=None)
+    result = fields.String(required=True)
+    at = fields.AwareDateTime(required=True)
+    source = fields.String(load_default="gate")
+
+
 PAYLOADS: dict[str, type[Schema]] = {
     EVENT_CREATED: EventAnnounced,
     EVENT_UPDATED: EventAnnounced,
@@ -209,6 +227,7 @@ PAYLOADS: dict[str, type[Schema]] = {
     DELEGATE_ERASED: DelegateErased,
     CHECKIN_ADMITTED: Checkin,
     CHECKIN_EXITED: Checkin,
+    CHECKIN_REJECTED: CheckinRejected,
 }
 
 

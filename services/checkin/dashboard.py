@@ -3,6 +3,10 @@ the hall, usable on a laptop. The HTML holds no figures and no personal data; it
 in with the organiser token (kept for the tab only), trades it for a stream ticket and shows
 what the live stream (`services.checkin.live`) pushes. English and Simplified Chinese.
 
+The latest VIP arrivals show names: the protocol office asked for them, and the page is an
+organiser's. A "hide names" switch (kept in sessionStorage, for the tab) shows category, gate and
+time only, for a projector in a room where names should not be on the wall.
+
 A plain Flask blueprint, so the page stays out of the OpenAPI document."""
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from sqlalchemy import select
 
 from services.checkin import resources
 from services.checkin.models import ReplicaCategory, ReplicaEvent
+from services.checkin.vips import category_labels
 
 bp = Blueprint("dashboard", __name__)
 
@@ -77,6 +82,12 @@ TEXT = {
         "error_role": "This is not an organiser token of this event.",
         "error_network": "The server could not be reached. Trying again…",
         "error_action": "That did not work. Please try again.",
+        "vips": "VIP arrivals today",
+        "no_vips": "No VIP arrivals yet today.",
+        "hide_names": "Hide names",
+        "name_hidden": "Name hidden",
+        "desk": "Organisers' desk",
+        "vip_place": "{gate} · {area}",
     },
     "zh": {
         "title": "实时人数",
@@ -131,6 +142,12 @@ TEXT = {
         "error_role": "这不是本活动的组织者令牌。",
         "error_network": "无法连接服务器，正在重试…",
         "error_action": "操作未成功，请重试。",
+        "vips": "今日贵宾到达",
+        "no_vips": "今天还没有贵宾到达。",
+        "hide_names": "隐藏姓名",
+        "name_hidden": "姓名已隐藏",
+        "desk": "组织者服务台",
+        "vip_place": "{gate} · {area}",
     },
 }
 
@@ -171,8 +188,9 @@ def dashboard(slug: str):
             "text": TEXT,
             "lang": lang,
             "event": {"slug": event.slug, "name": event.name, "timezone": event.timezone},
+            # code → {"en": …, "zh": …}: the page switches language without a reload
             "categories": {
-                c.code: c.label
+                c.code: category_labels(c, c.code)
                 for c in session.scalars(
                     select(ReplicaCategory).where(ReplicaCategory.event_id == event.id)
                 )

@@ -41,7 +41,8 @@ def search(session: Session, actor: Actor, event: ReplicaEvent, q: str, limit: i
         )
     )
     inside = _inside_areas(session, [b.badge_id for b in badges])
-    audit.record(session, actor, "search", query=q, badges=[b.badge_id for b in badges])
+    found = [b.badge_id for b in badges]
+    audit.record(session, actor, "search", query=audit.redacted(q), badges=found)
     return [{"badge": b, "inside": inside.get(b.badge_id, [])} for b in badges]
 
 

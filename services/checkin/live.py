@@ -38,6 +38,7 @@ from services.checkin.arrivals import arrivals
 from services.checkin.headcount import headcount
 from services.checkin.scanning import event_of
 from services.checkin.schemas import ConflictOut, HeadcountOut
+from services.checkin.vips import latest_vips
 from shared.access import bearer_digest, bearer_required
 from shared.config import Settings
 from shared.db import utcnow
@@ -67,7 +68,8 @@ class Unavailable(Problem):
 class Live:
     """This process's handle on the live channel: publish notices, issue and redeem tickets."""
 
-    def __init__(self, redis_url: str):
+    def __init__(self, redis_url: str, vip_categories: tuple[str, ...] = ()):
+        self.vip_categories = vip_categories  # whose arrivals the `vips` event lists
         # Publishing happens on the gates' path: a Redis that does not answer within 0.2 s is
         # skipped (the dashboards catch up at their next keep-alive), never waited for.
         self.notices = redis.Redis.from_url(
@@ -109,7 +111,7 @@ def _ticket_key(ticket: str) -> str:
 
 
 def init_app(app, settings: Settings) -> None:
-    app.extensions["checkin_live"] = Live(settings.redis_url)
+    app.extensions["checkin_live"] = Live(settings.redis_url, settings.vip_categories)
 
 
 def changed(slug: str | None) -> None:
@@ -118,15 +120,17 @@ def changed(slug: str | None) -> None:
         current_app.extensions["checkin_live"].changed(slug)
 
 
-def snapshot(reads: sessionmaker, slug: str) -> dict[str, dict]:
+def snapshot(reads: sessionmaker, slug: str, vip_categories=()) -> dict[str, dict]:
     """What a dashboard shows, by SSE event name, as JSON-ready dicts."""
     with reads() as session:
         event = event_of(session, slug)
         open_conflicts = desk.conflicts(session, event, resolved=False)
+        now = utcnow()
         return {
             "headcount": HeadcountOut().dump(headcount(session, event)),
-            "arrivals": arrivals(session, event, utcnow()),
+            "arrivals": arrivals(session, event, now),
             "conflicts": {"conflicts": ConflictOut(many=True).dump(open_conflicts)},
+            "vips": latest_vips(session, event, vip_categories, now),
         }
 
 
@@ -166,7 +170,7 @@ def stream(live: Live, reads: sessionmaker, slug: str) -> Iterator[str]:
     pubsub = live.redis.pubsub(ignore_subscribe_messages=True)
     try:
         pubsub.subscribe(CHANNEL.format(slug=slug))  # before the first snapshot: miss nothing
-        yield from frames(pubsub, lambda: snapshot(reads, slug))
+        yield from frames(pubsub, lambda: snapshot(reads, slug, live.vip_categories))
     except (redis.RedisError, SQLAlchemyError) as exc:  # the page comes back with a new ticket
         log.warning("live: stream of %s ended: %s", slug, type(exc).__name__)
     finally:
@@ -209,8 +213,10 @@ def issue_ticket(slug: str):
     responses={
         "200": {
             "description": "`text/event-stream`: a `headcount` event (as GET …/headcount "
-            "answers), an `arrivals` event (first entries per 10 minutes, the last 3 hours) "
-            "and a `conflicts` event (the open ones) at once, then each whenever it changes; "
+            "answers), an `arrivals` event (first entries per 10 minutes, the last 3 hours), "
+            "a `conflicts` event (the open ones) and a `vips` event (the latest 6 arrivals "
+            "today at the venue of VIP_CATEGORIES badges: name, category label in en/zh, gate, "
+            "area, time) at once, then each whenever it changes; "
             "a keep-alive comment every 15 s. Ends after 10 minutes: ask for a new ticket and "
             "reconnect.",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},

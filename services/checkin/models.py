@@ -31,6 +31,9 @@ class ReplicaEvent(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     starts_on: Mapped[date]
     ends_on: Mapped[date]
+    # The position in registration's change feed this announcement (or snapshot) reflects: an
+    # older one never overwrites it. None: not known (applied before positions were kept).
+    announced_sequence: Mapped[int | None]
     updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now)
 
 
@@ -74,6 +77,7 @@ class ReplicaCategory(Base):
     label: Mapped[str] = mapped_column(String(100))
     areas: Mapped[list[str]] = mapped_column(JSON, default=list)
     colour: Mapped[str] = mapped_column(String(7), default="#1f6feb")
+    labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # {"zh": "市长"}
 
 
 class Area(Base):
@@ -210,12 +214,26 @@ class ConsumedEvent(Base):
     """Events already applied to the replica: a redelivered event is a no-op."""
 
     __tablename__ = "consumed_events"
+    # The gap detector asks whether the sequence before a new event was applied.
+    __table_args__ = (Index("ix_consumed_events_producer_sequence", "producer", "sequence"),)
 
     event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     producer: Mapped[str] = mapped_column(String(32))
     sequence: Mapped[int]
     type: Mapped[str] = mapped_column(String(64))
     consumed_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class FeedPosition(Base):
+    """How far the replica has caught up with a producer's change feed: every event up to
+    `through` is applied, or superseded by a snapshot taken after it (services/checkin/
+    catch_up.py)."""
+
+    __tablename__ = "feed_positions"
+
+    producer: Mapped[str] = mapped_column(String(32), primary_key=True)
+    through: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now)
 
 
 outbox = Outbox(outbox_table(Base.metadata, "checkin_outbox"), producer="checkin")

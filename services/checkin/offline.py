@@ -206,9 +206,11 @@ def _apply_chunk(
                 final.entry_scan_id = None
             presence.store(session, key[0], key[1], final)
     for item in items:
+        row = rows[item.provisional]
         if item.result.passes:
-            row = rows[item.provisional]
             scanning.announce(session, row, badges[row.badge_id], item.place.area.code, gate.name)
+        else:
+            scanning.announce_rejection(session, row, item.place.area.code, gate.name)
     session.flush()
     return {**known, **{row.client_id: row for row in rows.values()}}, len(todo)
 

@@ -1,5 +1,10 @@
 """checkin's replica of registration: applies registration's events, each exactly once, so
-gates keep scanning while registration is down."""
+gates keep scanning while registration is down.
+
+Every event carries a whole snapshot (a delegate with its revision, an event with its feed
+position), so the same rules take a snapshot from registration's snapshot API (a rebuild,
+services/checkin/catch_up.py): an older snapshot never overwrites a newer one, whatever the
+order they arrive in."""
 
 from __future__ import annotations
 
@@ -27,9 +32,9 @@ def apply(session: Session, envelope: dict, payload: dict) -> bool:
     if session.get(ConsumedEvent, event_id) is not None:
         return False
     if envelope["type"] in {EVENT_CREATED, EVENT_UPDATED}:
-        _apply_event(session, payload)
+        apply_event(session, payload, envelope["sequence"])
     elif envelope["type"] in DELEGATE_EVENTS:
-        _apply_delegate(session, payload)
+        apply_delegate(session, payload)
     session.add(
         ConsumedEvent(
             event_id=event_id,
@@ -41,11 +46,18 @@ def apply(session: Session, envelope: dict, payload: dict) -> bool:
     return True
 
 
-def _apply_event(session: Session, payload: dict) -> None:
+def apply_event(session: Session, payload: dict, sequence: int) -> bool:
+    """Take an event's announcement made at feed position `sequence`; False when the replica
+    holds a later one already."""
     info = payload["event"]
-    event = session.get(ReplicaEvent, info["id"]) or ReplicaEvent(id=info["id"])
+    event = session.get(ReplicaEvent, info["id"])
+    if event is not None and (event.announced_sequence or 0) >= sequence:
+        log.info("event %s: announcement %s is not newer", info["id"], sequence)
+        return False
+    event = event or ReplicaEvent(id=info["id"])
     for name in ("slug", "name", "venue", "timezone", "starts_on", "ends_on"):
         setattr(event, name, info[name])
+    event.announced_sequence = sequence
     session.add(event)
     session.flush()
     # The payload lists every current token: replace, so a withdrawn one stops working.
@@ -62,20 +74,23 @@ def _apply_event(session: Session, payload: dict) -> None:
             label=c["label"],
             areas=list(c["areas"]),
             colour=c["colour"],
+            labels=dict(c.get("labels") or {}),
         )
         for c in payload.get("categories", ())
     )
+    return True
 
 
-def _apply_delegate(session: Session, payload: dict) -> None:
-    """Take the delegate's newest snapshot: the badge a gate checks, and whom it greets."""
+def apply_delegate(session: Session, payload: dict) -> bool:
+    """Take the delegate's snapshot, unless the replica holds a newer revision: the badge a
+    gate checks, and whom it greets. False when nothing changed."""
     delegate, info = payload["delegate"], payload["badge"]
     if info is None:  # pending or waitlisted: no badge to check yet
-        return
+        return False
     badge = session.get(ReplicaBadge, info["id"])
     if badge is not None and badge.revision >= delegate["revision"]:
         log.info("badge %s: revision %s is not newer", info["id"], delegate["revision"])
-        return
+        return False
     badge = badge or ReplicaBadge(badge_id=info["id"])
     badge.event_id = payload["event"]["id"]
     badge.registration_id = delegate["id"]
@@ -88,3 +103,4 @@ def _apply_delegate(session: Session, payload: dict) -> None:
     badge.category = delegate["category"]
     badge.country = delegate["country"]
     session.add(badge)
+    return True

@@ -5,7 +5,8 @@ Exactly one admission: presence changes through one conditional upsert per (badg
 (presence.enter), so of two gates scanning one badge at once, the database lets exactly one
 flip it to inside; the other reads who did. Every scan of a badge also locks its replica row
 (PostgreSQL), which orders live scans, offline syncs and undos of one badge. The scan row and
-the `checkin.admitted` event commit in the same transaction, before the gate sees green.
+the `checkin.admitted` event commit in the same transaction, before the gate sees green; a scan
+that does not pass commits with its `checkin.rejected` event the same way (one outbox row).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from services.checkin.models import Area, Gate, ReplicaBadge, ReplicaCategory, R
 from services.checkin.models import outbox as events
 from shared.badges import BadgeClaim, BadgeVerifier, InvalidBadge
 from shared.db import as_utc, utcnow
-from shared.events import CHECKIN_ADMITTED, CHECKIN_EXITED
+from shared.events import CHECKIN_ADMITTED, CHECKIN_EXITED, CHECKIN_REJECTED
 
 
 @dataclass(frozen=True)
@@ -182,12 +183,15 @@ def settle_now(
 
 
 def record(session: Session, place: Place, badge: ReplicaBadge | None, *args, **kwargs) -> Scan:
-    """Append a scan to the log, and announce an admission or exit in the same transaction."""
+    """Append a scan to the log, and announce it (admission, exit or rejection) in the same
+    transaction."""
     row = log_row(place, *args, **kwargs)
     session.add(row)
     session.flush()  # the scan's id, for the event
     if Result(row.result).passes:
         announce(session, row, badge, place.area.code, place.gate_name)
+    else:
+        announce_rejection(session, row, place.area.code, place.gate_name)
     return row
 
 
@@ -249,6 +253,26 @@ def announce(
             "gate": gate,
             "area": area_code,
             "category": badge.category,
+            "source": row.source,
+            "at": as_utc(row.occurred_at),
+        },
+    )
+
+
+def announce_rejection(session: Session, row: Scan, area_code: str, gate: str | None) -> None:
+    """`checkin.rejected` for a logged scan that did not pass, in the caller's transaction.
+    Its `event_id` is the scanning gate's event (None until registration announced it), so
+    only that event's organisers hear of it, whatever event a forged or foreign token names."""
+    events.add(
+        session,
+        CHECKIN_REJECTED,
+        {
+            "event_id": row.event_id,
+            "badge_id": row.badge_id,
+            "scan_id": row.id,
+            "gate": gate,
+            "area": area_code,
+            "result": row.result,
             "source": row.source,
             "at": as_utc(row.occurred_at),
         },

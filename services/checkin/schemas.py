@@ -144,6 +144,11 @@ class AreaBrief(Schema):
 class CategoryBrief(Schema):
     code = fields.String()
     label = fields.String()
+    labels = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": 'the label in other languages: {"zh": "市长或州长"}'},
+    )
     colour = fields.String(metadata={"description": "the badge colour, #rrggbb"})
 
 

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+from functools import cache
+
+import redis
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from services.checkin import closing, replica
-from services.checkin.worker import app, sessions
+from services.checkin import catch_up, closing, replica
+from services.checkin.worker import app, sessions, settings
 from shared.events import parse
+
+log = logging.getLogger(__name__)
+# After a gap, wait this long for the missing event (workers apply events in parallel, so it
+# is often just behind), then catch up from registration's feed.
+GAP_GRACE = 30
+CATCH_UP_PLANNED = "checkin:catch-up-planned"
 
 
 @app.task(
@@ -20,10 +30,48 @@ from shared.events import parse
     max_retries=20,
 )
 def apply_registration_event(envelope: dict) -> bool:
-    """Apply one of registration's events to the badge replica, once."""
+    """Apply one of registration's events to the badge replica, once; when the event before
+    it is missing, catch up from registration's feed shortly."""
     loaded, payload = parse(envelope)
     with sessions().begin() as session:
-        return replica.apply(session, loaded, payload)
+        applied = replica.apply(session, loaded, payload)
+        gap = applied and catch_up.gap_before(session, loaded["producer"], loaded["sequence"])
+    if gap:
+        log.warning("%s event %s arrived before %s", loaded["producer"], loaded["sequence"],
+                    loaded["sequence"] - 1)  # fmt: skip
+        _catch_up_soon()
+    return applied
+
+
+@cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=1)
+
+
+def _catch_up_soon() -> None:
+    """One catch-up GAP_GRACE from now, however many workers notice gaps meanwhile (a burst of
+    events applied in parallel arrives out of order often)."""
+    try:
+        if _redis().set(CATCH_UP_PLANNED, "1", nx=True, ex=GAP_GRACE):
+            catch_up_with_feed.apply_async(countdown=GAP_GRACE, expires=GAP_GRACE + 60)
+    except redis.RedisError as error:  # the periodic catch-up repairs it all the same
+        log.warning("catch-up not planned: %s", error)
+
+
+@app.task(
+    name="checkin.catch_up",
+    # registration unreachable (URLError is an OSError), or its database busy
+    autoretry_for=(OSError, OperationalError),
+    retry_backoff=True,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=5,
+)
+def catch_up_with_feed() -> dict[str, int]:
+    """Apply whatever registration's change feed has that the replica missed (a lost message);
+    run periodically and after a gap in the sequence. Harmless to run often."""
+    result = catch_up.catch_up(sessions(), catch_up.http_fetch(settings))
+    return {"seen": result.seen, "applied": result.applied, "through": result.through}
 
 
 @app.task(

@@ -7,6 +7,7 @@ drop the repeat."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,15 +20,22 @@ from sqlalchemy.orm import sessionmaker
 
 from services.notify.mailer import MailRejected, describe
 from services.notify.models import FAILED, QUEUED, REJECTED, SENDING, SENT, Notification
+from shared.config import Settings
 from shared.db import utcnow
 
 log = logging.getLogger(__name__)
 
-# Longer than any one SMTP hand-over (a few round trips of SMTP_TIMEOUT, plus the wait for a
-# token of the mail rate): a row still "sending" after this was left by a worker that died.
-SENDING_LEASE = timedelta(minutes=5)
-# Longer than a task's own retries with backoff take, so the redrive never races them.
-STALL_AFTER = timedelta(minutes=5)
+
+@functools.cache
+def sending_lease() -> timedelta:
+    """NOTIFY_SENDING_LEASE (5 min): longer than any one SMTP hand-over (a few round trips of
+    SMTP_TIMEOUT, plus the wait for a token of the mail rate), so a row still "sending" after
+    it was left by a worker that died; and longer than a task's own retries with backoff take,
+    so the redrive never races them for a row queued or failed. Read once a process from its
+    environment, as the worker's settings are."""
+    return timedelta(seconds=Settings.from_env().notify_sending_lease)
+
+
 MAX_ATTEMPTS = 20
 
 ALREADY_SENT, IN_PROGRESS, SKIPPED = "already sent", "in progress", "skipped"
@@ -134,7 +142,7 @@ def _claim(sessions: sessionmaker, note_id: int) -> str | None:
     n = Notification
     claimable = or_(
         n.state.in_((QUEUED, FAILED)),
-        and_(n.state == SENDING, n.updated_at < now - SENDING_LEASE),
+        and_(n.state == SENDING, n.updated_at < now - sending_lease()),
     )
     with sessions.begin() as session:
         taken = session.execute(
@@ -169,14 +177,11 @@ def redrive_stalled(
     now: datetime | None = None,
     limit: int = 100,
 ) -> int:
-    """Hand messages stuck unsent (queued or failed for STALL_AFTER, or sending past the
-    lease) back to their task via `enqueue(kind, task_args)`; returns how many."""
+    """Hand messages stuck unsent (queued, failed or sending for longer than the lease) back
+    to their task via `enqueue(kind, task_args)`; returns how many."""
     now = now or utcnow()
     n = Notification
-    stalled = or_(
-        and_(n.state.in_((QUEUED, FAILED)), n.updated_at < now - STALL_AFTER),
-        and_(n.state == SENDING, n.updated_at < now - SENDING_LEASE),
-    )
+    stalled = and_(n.state.in_((QUEUED, FAILED, SENDING)), n.updated_at < now - sending_lease())
     with sessions.begin() as session:
         rows = session.scalars(
             select(n)

@@ -33,7 +33,6 @@ from services.notify import (
 from services.notify.mailer import MailDeferred
 from services.notify.messages import KINDS, REMINDER
 from services.notify.worker import app, resources, settings
-from shared.celery_app import VISIBILITY_TIMEOUT
 from shared.db import utcnow
 from shared.events import NOTIFY_WEBHOOKS, parse, queue_of
 
@@ -239,7 +238,7 @@ def deliver_webhook(self, args: dict) -> str:
             settings.webhook_max_attempts,
             settings.webhook_retry_delay,
             # A countdown past the visibility timeout would be delivered twice.
-            min(settings.webhook_retry_max_delay, VISIBILITY_TIMEOUT / 2),
+            min(settings.webhook_retry_max_delay, settings.celery_visibility_timeout / 2),
         ),
         timeout=settings.webhook_timeout,
     )

@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.notify.models import QUEUED, Notification, Webhook
+from services.notify.models import QUEUED, KnownDelegate, Notification, Webhook
 from shared import events as ev
 from shared.db import utcnow
 from shared.errors import Conflict, Invalid, NotFound
@@ -39,7 +39,13 @@ from shared.errors import Conflict, Invalid, NotFound
 CHANNEL = KIND = "webhook"
 DELIVERY_TASK = "notify.webhook_delivery"
 VIP_ARRIVED = "vip.arrived"  # made by notify itself (services/notify/vip.py), not an outbox event
-HOOKABLE = (*ev.DELEGATE_EVENTS, ev.CHECKIN_ADMITTED, ev.CHECKIN_EXITED, VIP_ARRIVED)
+HOOKABLE = (
+    *ev.DELEGATE_EVENTS,
+    ev.CHECKIN_ADMITTED,
+    ev.CHECKIN_EXITED,
+    ev.CHECKIN_REJECTED,
+    VIP_ARRIVED,
+)
 MAX_WEBHOOKS = 20  # per event
 KEY_FILE = "webhook-secret.key"
 SIGNATURE_HEADER = "Rollcall-Signature"
@@ -198,6 +204,7 @@ BODIES = {
     ev.DELEGATE_ERASED: _DelegateErased,
     ev.CHECKIN_ADMITTED: ev.Checkin,
     ev.CHECKIN_EXITED: ev.Checkin,
+    ev.CHECKIN_REJECTED: ev.CheckinRejected,
 }
 
 
@@ -215,7 +222,7 @@ class HookEvent:
 def hook_event(envelope: dict, payload: dict) -> HookEvent:
     """The webhook form of a loaded outbox event (see the module's docstring)."""
     kind = envelope["type"]
-    if kind in (ev.CHECKIN_ADMITTED, ev.CHECKIN_EXITED):
+    if kind in (ev.CHECKIN_ADMITTED, ev.CHECKIN_EXITED, ev.CHECKIN_REJECTED):
         congress, delegate_id = payload["event_id"], payload.get("registration_id")
     else:
         congress, delegate_id = payload["event"]["id"], payload["delegate"]["id"]
@@ -238,6 +245,8 @@ def announce(
 def record_deliveries(session: Session, hook: HookEvent) -> list[int]:
     """A delivery row for each endpoint of the event subscribed to this type; returns the ids
     still to be sent (new, or recorded by an earlier run that stopped before sending)."""
+    if _about_erased(session, hook):
+        return []  # on its way when the delegate was erased: it names them, it goes nowhere
     due = []
     for endpoint in active(session, hook.congress_id):
         if hook.type not in endpoint.event_types:
@@ -249,6 +258,13 @@ def record_deliveries(session: Session, hook: HookEvent) -> list[int]:
         if row is not None and row.state == QUEUED and row.attempts == 0:
             due.append(row.id)
     return due
+
+
+def _about_erased(session: Session, hook: HookEvent) -> bool:
+    if hook.delegate_id is None or hook.type == ev.DELEGATE_ERASED:
+        return False
+    known = session.get(KnownDelegate, hook.delegate_id)
+    return known is not None and known.erased_at is not None
 
 
 def _new_row(session: Session, endpoint: Webhook, hook: HookEvent, key: str):

@@ -63,6 +63,13 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="*/15"),
         "options": {"expires": 15 * 60},
     },
+    "checkin-catch-up": {
+        "task": "checkin.catch_up",
+        # Repairs the badge replica from registration's change feed when a message was lost;
+        # a run reads only the feed's last few minutes (services/checkin/catch_up.py).
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
     "registration-purge-expired": {
         "task": "registration.purge_expired",
         # Daily: an event's personal data goes within a day of its retention period's end.

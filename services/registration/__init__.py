@@ -41,7 +41,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     limit_endpoints(app, {"registration.register"}, _registration_limit(settings))
 
     from services.registration import api as public
-    from services.registration import badges_api, bulk_api, delegations_api, organiser_api
+    from services.registration import (
+        badges_api,
+        bulk_api,
+        delegations_api,
+        feed_api,
+        organiser_api,
+    )
     from services.registration.pages import bp as pages
 
     api.register_blueprint(public.blp)
@@ -49,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(badges_api.blp)
     api.register_blueprint(bulk_api.blp)
     api.register_blueprint(delegations_api.blp)
+    api.register_blueprint(feed_api.blp)  # for other services' replicas: FEED_TOKEN only
     app.register_blueprint(pages)  # HTML pages: plain Flask, not in the OpenAPI document
     return app
 

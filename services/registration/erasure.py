@@ -1,8 +1,9 @@
 """Erasing a delegate's personal data, on request or once their event's retention period has
 passed: the registration keeps only what anonymous counts need (event, category, country,
-status, language, dates), its badge becomes void, the audit trail, the outbox's earlier events
-and any stored answer forget the person, and `delegate.erased` tells subscribers to forget
-them too. All in the caller's transaction; erasing twice changes nothing."""
+status, language, dates), its badge becomes void, the audit trail, the outbox's earlier events,
+any stored answer and the reports of import jobs forget the person, and `delegate.erased`
+tells subscribers to forget them too. All in the caller's transaction; erasing twice changes
+nothing."""
 
 from __future__ import annotations
 
@@ -13,10 +14,17 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from services.registration import privacy
+from services.registration import domain, privacy
 from services.registration.access import Actor
 from services.registration.event_setup import event_info
-from services.registration.models import AuditEntry, Event, IdempotentRequest, Registration
+from services.registration.models import (
+    AuditEntry,
+    Event,
+    IdempotentRequest,
+    ImportJob,
+    ImportJobChunk,
+    Registration,
+)
 from services.registration.models import outbox as events
 from shared.db import utcnow
 from shared.events import DELEGATE_ERASED
@@ -58,6 +66,7 @@ def erase_all(
     _forget_history(session, ids)
     _forget_earlier_events(session, ids)
     _forget_answers(session, todo[0].event_id, ids)
+    _forget_import_rows(session, todo[0].event_id, todo)
     now = utcnow()
     for registration in todo:
         _blank(registration, now)
@@ -199,3 +208,49 @@ def _forget_answers(session: Session, event_id: int, ids: list[int]) -> None:
             IdempotentRequest.body["id"].as_integer().in_(ids),
         )
     )
+
+
+def _forget_import_rows(
+    session: Session, event_id: int, registrations: Sequence[Registration]
+) -> None:
+    """Import reports (kept for days) and the notes of a running job list each row's e-mail
+    address: blank the rows that were the person's, by registration or by address (a row
+    refused as a duplicate of them names no registration)."""
+    ids = {r.id for r in registrations}
+    keys = {r.email_key for r in registrations}
+
+    def scrubbed(rows: list[dict]) -> list[dict] | None:
+        changed = False
+        for row in rows:
+            mine = row.get("registration_id") in ids or (
+                row.get("email") and domain.email_key(row["email"]) in keys
+            )
+            if mine:
+                row["email"], changed = "", True
+        return rows if changed else None
+
+    jobs = session.execute(
+        select(ImportJob.id, ImportJob.report).where(ImportJob.event_id == event_id)
+    ).all()
+    for job_id, report in jobs:
+        rows = scrubbed([dict(row) for row in (report or {}).get("rows", [])])
+        if rows is not None:
+            session.execute(
+                update(ImportJob)
+                .where(ImportJob.id == job_id)
+                .values(report={**report, "rows": rows})
+            )
+    job_ids = [job_id for job_id, _ in jobs]
+    chunks = session.execute(
+        select(ImportJobChunk.job_id, ImportJobChunk.number, ImportJobChunk.results).where(
+            ImportJobChunk.job_id.in_(job_ids)
+        )
+    ).all()
+    for job_id, number, results in chunks:
+        rows = scrubbed([dict(row) for row in results])
+        if rows is not None:
+            session.execute(
+                update(ImportJobChunk)
+                .where(ImportJobChunk.job_id == job_id, ImportJobChunk.number == number)
+                .values(results=rows)
+            )

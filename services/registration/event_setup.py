@@ -127,7 +127,13 @@ def announce_event(session: Session, event: Event, event_type: str) -> None:
         select(OrganizerToken.digest).where(OrganizerToken.event_id == event.id)
     ).all()
     categories = [
-        {"code": c.code, "label": c.label, "areas": list(c.areas or ()), "colour": c.colour}
+        {
+            "code": c.code,
+            "label": c.label,
+            "labels": dict(c.labels or {}),
+            "areas": list(c.areas or ()),
+            "colour": c.colour,
+        }
         for c in event.categories
     ]
     payload = {

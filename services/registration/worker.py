@@ -1,7 +1,7 @@
 """registration's Celery app: its own housekeeping and the background imports, on its own
 queue.
 
-    celery -A services.registration.worker worker -Q registration --concurrency 1
+    celery -A services.registration.worker worker -Q registration --concurrency 2
 
 Importing this module reads settings and nothing else: the database engine, the badge signer
 and the manage links are made lazily, once in each worker process (after the fork). The worker

@@ -43,8 +43,9 @@ def _missing() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def chromium():
-    """One headless Chromium for the session; each test opens its own context."""
+def playwright_driver():
+    """Playwright, once per session: its sync API cannot be started twice in one process.
+    Skips the browser tests when there is no browser (fails them in CI), saying why."""
     missing = _missing()
     if missing:
         message = f"browser tests need a browser: {missing}"
@@ -54,9 +55,15 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright_driver):
+    """One headless Chromium for the session; each test opens its own context."""
+    browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    yield browser
+    browser.close()
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ follow without a reload. Screenshots land in test-artifacts/dashboard/."""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -252,6 +253,8 @@ def test_a_phone_shows_it_in_one_column(stack, open_dashboard):
     page = open_dashboard("phone", locale="zh-CN")
     sign_in(page, stack.forum.organizer_token, label="组织者令牌", button="登录")
     expect(page.locator("#status")).to_have_text("实时", timeout=5000)
+    expect(page.locator("#total-inside")).not_to_have_text("–")  # the numbers have arrived
+    expect(page.locator("#vips .vip").first).to_be_visible()
     assert fits_the_screen(page)
     screenshot(page, "phone-zh")
 
@@ -264,3 +267,59 @@ def test_a_wrong_token_is_told_so_and_nothing_is_kept(stack, open_dashboard):
     expect(page.get_by_role("alert").filter(has_text="This token is not valid.")).to_be_visible()
     assert page.evaluate("sessionStorage.length") == 0
     expect(page.locator("#board")).to_be_hidden()
+
+
+def test_a_vip_arrival_shows_with_its_name_and_hide_names_hides_it_for_the_tab(
+    stack, open_dashboard
+):
+    earlier = [
+        stack.delegate("mayor", given_name=given, family_name=family, language=lang)
+        for given, family, lang in (
+            ("小明", "王", "zh"), ("Σίμος", "Ρούσσος", "en"), ("Anne", "Hidalgo", "en"),
+            ("Sadiq", "Khan", "en"), ("Yuriko", "Koike", "en"), ("Eduardo", "Paes", "en"),
+            ("Giuseppe", "Sala", "en"), ("Ada", "Colau Ballano", "en"),
+        )
+    ]  # fmt: skip
+    for token in earlier:  # the list keeps the latest six
+        stack.scan(token, stack.creds["scanner_tokens"]["North"])
+    vip = stack.delegate("mayor", given_name="Claudia", family_name="Sheinbaum Pardo")
+    plain = stack.delegate("delegate", given_name="Ordinary", family_name="Delegate")
+    page = open_dashboard("projector")
+    sign_in(page, stack.forum.organizer_token)
+    expect(page.locator("#status")).to_have_text("Live", timeout=5000)
+    panel = page.locator("#vips")
+
+    assert stack.scan(plain, stack.creds["scanner_tokens"]["East"])["result"] == "admitted"
+    assert stack.scan(vip, stack.creds["scanner_tokens"]["VIP"])["result"] == "admitted"
+    newest = panel.locator(".vip").first
+    expect(newest).to_contain_text("Claudia Sheinbaum Pardo", timeout=2000)
+    expect(newest).to_contain_text("Mayor or governor")
+    expect(newest).to_contain_text("VIP · Venue")
+    expect(panel.locator(".vip")).to_have_count(6)
+    expect(panel).not_to_contain_text("Hidalgo")  # the seventh newest
+    expect(newest.locator("time")).to_have_text(re.compile(r"^\d\d:\d\d$"))
+    expect(panel).not_to_contain_text("Ordinary Delegate")
+    expect(page.locator("#no-vips")).to_be_hidden()
+    screenshot(page, "projector-vips-en")
+    assert page.evaluate("document.documentElement.scrollHeight <= window.innerHeight")
+    assert fits_the_screen(page)
+
+    toggle = page.get_by_role("button", name="Hide names")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    expect(panel).not_to_contain_text("Claudia Sheinbaum Pardo")
+    expect(newest).to_contain_text("Name hidden")
+    expect(newest).to_contain_text("Mayor or governor")
+    screenshot(page, "projector-vips-hidden-en")
+
+    page.reload()  # remembered for the tab, and so is the sign-in
+    expect(page.locator("#status")).to_have_text("Live", timeout=5000)
+    expect(page.locator("#vips .vip").first).to_contain_text("Name hidden")
+    expect(panel).not_to_contain_text("Claudia Sheinbaum Pardo")
+
+    page.get_by_role("link", name="简体中文").click()
+    expect(page.get_by_role("button", name="隐藏姓名")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#vips .vip").first).to_contain_text("市长或州长")
+    page.get_by_role("button", name="隐藏姓名").click()
+    expect(page.locator("#vips .vip").first).to_contain_text("Claudia Sheinbaum Pardo")
+    screenshot(page, "projector-vips-zh")

@@ -25,14 +25,14 @@ from shared import db
 from shared.badges import qr_png
 from shared.config import Settings
 from shared.events import parse, queue_of
-from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, VIEWPORTS, _missing
-from tests.conftest import IN_CI, fresh_database
+from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, VIEWPORTS
+from tests.conftest import fresh_database
 from tests.support.processes import ROOT, free_port, start_process, stop_process, wait_until
 
 try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # `browsers` below skips these tests (fails them in CI) and says why
-    expect = sync_playwright = None
+    from playwright.sync_api import expect
+except ImportError:  # the `playwright_driver` fixture skips these tests (fails them in CI)
+    expect = None
 
 pytestmark = pytest.mark.browser
 
@@ -173,18 +173,6 @@ def gates(tmp_path_factory, request, redis_url, badge_keys) -> Iterator[Gates]:
         finally:
             for process in processes:
                 stop_process(process)
-
-
-@pytest.fixture(scope="module")
-def playwright_driver():
-    missing = _missing()
-    if missing:
-        message = f"browser tests need a browser: {missing}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        yield playwright
 
 
 @pytest.fixture

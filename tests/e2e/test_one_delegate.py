@@ -73,6 +73,7 @@ class Stack:
             VAR_DIR=str(self.var),
             REGISTRATION_PORT=str(free_port()),
             CHECKIN_PORT=str(free_port()),
+            NOTIFY_PORT=str(free_port()),
             SMTP_PORT=str(free_port()),
             RELAY_INTERVAL="0.1",
             **extra_env,
@@ -201,6 +202,9 @@ def one_delegate_each(stack: Stack) -> None:
 
     printed = stack.log.read_text()
     assert "Rollcall is up" in printed and demo["organizer_token"] in printed
+    assert f"{stack.checkin}/scan" in printed  # the scanner page
+    assert "/api/v1/events/gmf2023/notifications" in printed  # notify's API
+    assert "protocol@gmf2023.localhost" in printed  # VIP alerts land in var/mail
 
     assert len(stack.family) >= 10  # redis, two gunicorns and their workers, relays, Celery, sink
     exit_code = stack.interrupt()

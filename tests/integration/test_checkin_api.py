@@ -112,7 +112,7 @@ def test_every_scan_is_logged_and_admissions_are_announced(forum, badge):
             select(checkin.models.outbox.table.c.type, checkin.models.outbox.table.c.payload)
         ).all()
     assert results == ["admitted", "already_inside", "invalid"]
-    assert [t for t, _ in announced] == ["checkin.admitted"]
+    assert [t for t, _ in announced] == ["checkin.admitted", "checkin.rejected", "checkin.rejected"]
     assert announced[0][1]["gate"] == "North"
 
 

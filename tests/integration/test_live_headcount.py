@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
@@ -25,6 +26,8 @@ import requests
 from rollcall import demo
 from services.checkin import live
 from services.checkin.arrivals import interval_starts
+from services.checkin.scanning import event_of
+from services.checkin.vips import latest_vips
 from shared.config import Settings
 from tests.integration.conftest import bearer
 from tests.integration.test_checkin_areas import registered
@@ -396,3 +399,79 @@ def test_arrival_intervals_are_ten_minutes_aligned_and_end_with_the_current_one(
     assert starts[-1] == datetime(2023, 12, 7, 1, 30, tzinfo=UTC)
     assert starts[0] == datetime(2023, 12, 6, 22, 40, tzinfo=UTC)
     assert all(b - a == timedelta(minutes=10) for a, b in zip(starts, starts[1:], strict=False))
+
+
+# --- the latest VIP arrivals -----------------------------------------------------------------
+
+
+def test_the_stream_sends_the_latest_vip_arrivals_and_a_new_one_within_a_second(
+    forum, served, open_stream
+):
+    mayor, mayor_token = registered(forum, "mayor", given_name="小明", family_name="王")
+    _, delegate_token = registered(forum, "delegate", given_name="Ana", family_name="Plain")
+    stream = open_stream()
+    assert stream.next("vips").data["vips"] == []
+
+    assert forum.scan(delegate_token)["result"] == "admitted"  # not a VIP category
+    stream.next("headcount", lambda d: d["inside"] == 1, timeout=1.0)
+    answer = forum.scan(mayor_token, gate="South")
+    answered = time.monotonic()
+    assert answer["result"] == "admitted"
+    update = stream.next("vips", lambda d: len(d["vips"]) > 0, timeout=1.0)
+    print(
+        f"\nvips: scan answered → stream listed the VIP in {(update.at - answered) * 1000:.0f} ms"
+    )
+    (vip,) = update.data["vips"]
+    assert vip["name"] == "王小明" and vip["badge_id"] == mayor["badge"]["id"]
+    assert vip["category"] == "mayor" and vip["category_label"]["en"] == "Mayor or governor"
+    assert vip["category_label"]["zh"] == "市长或州长"  # the replica's `labels`
+    assert (vip["gate"], vip["area"]) == ("South", "Venue")
+    local = datetime.fromisoformat(vip["at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert vip["local_time"] == f"{local:%H:%M}"
+    assert "Plain" not in json.dumps(update.data, ensure_ascii=False)
+
+
+def test_only_the_days_first_venue_admission_of_a_vip_counts_and_an_undone_one_not(forum):
+    creds = demo.seed(forum.settings)
+    first, first_token = registered(forum, "mayor", given_name="Első", family_name="Polgármester")
+    _, undone_token = registered(forum, "mayor", given_name="Undone", family_name="Mayor")
+    _, hall_token = registered(forum, "mayor", given_name="Hall", family_name="Only")
+    _, plain_token = registered(forum, "delegate", given_name="Plain", family_name="Delegate")
+    assert forum.scan(first_token, gate="North")["result"] == "admitted"
+    admitted_at = vips_now(forum)[0]["at"]
+    forum.scan(first_token, gate="North", direction="out")
+    assert forum.scan(first_token, gate="East")["result"] == "admitted"  # back after lunch
+    undone = forum.scan(undone_token)
+    answer = forum.checkin.post(
+        f"/api/v1/events/{SLUG}/scans/{undone['scan_id']}/undo",
+        json={"reason": "wrong person"},
+        headers=bearer(forum.organizer_token),
+    )
+    assert answer.status_code in (200, 201), answer.get_json()
+    plenary = forum.checkin.post(
+        "/api/v1/scans",
+        json={"token": hall_token, "direction": "in"},
+        headers=bearer(creds["area_scanner_tokens"]["Plenary"]),
+    )
+    assert plenary.get_json()["result"] == "admitted"  # a hall door, not the venue
+    forum.scan(plain_token)
+
+    listed = vips_now(forum)
+    assert [v["name"] for v in listed] == ["Első Polgármester"]
+    assert (listed[0]["gate"], listed[0]["at"]) == ("North", admitted_at)
+    assert listed[0]["badge_id"] == first["badge"]["id"]
+
+
+def test_the_vip_list_keeps_the_latest_six_newest_first_and_follows_vip_categories(forum):
+    tokens = [registered(forum, "mayor", given_name=f"Mayor{i}")[1] for i in range(8)]
+    for token in tokens:
+        assert forum.scan(token)["result"] == "admitted"
+    listed = vips_now(forum)
+    assert [v["name"].split()[0] for v in listed] == [f"Mayor{i}" for i in range(7, 1, -1)]
+    assert vips_now(forum, categories=("vip",)) == []
+
+
+def vips_now(forum, categories=("mayor", "vip")) -> list[dict]:
+    with forum.checkin.application.extensions["checkin"].db.reads() as session:
+        event = event_of(session, SLUG)
+        return latest_vips(session, event, categories, datetime.now(UTC))["vips"]

@@ -9,10 +9,11 @@ real Redis, the real SMTP sink, a real database.
 - An SMTP server down for a while delays the mails but loses none, and sends none twice.
 
 `make test` runs quick versions (40 mails, 5 s outage); `make test-faults` the issue's numbers
-(200 mails, 30 s outage). Both shorten two production timings so that recovery fits a test:
-the sending lease and stall time of a message (5 min → LEASE s, `services.notify.delivery`) and
-the broker's visibility timeout (1 h → VISIBILITY s); the test sends `notify.redrive_stalled`
-every second, as beat does every minute. Everything else is the production code path."""
+(200 mails, 30 s outage). Both shorten two production timings, by their settings, so that
+recovery fits a test: a message's sending lease (NOTIFY_SENDING_LEASE, 5 min → LEASE s) and the
+broker's visibility timeout (CELERY_VISIBILITY_TIMEOUT, 1 h → VISIBILITY s); the test sends
+`notify.redrive_stalled` every second, as beat does every minute. Everything else is the
+production code path, the worker's command line included."""
 
 from __future__ import annotations
 
@@ -53,22 +54,6 @@ TASK = "notify.delegate_message"
 CONCURRENCY = 2
 LEASE = 10  # seconds a message may stay "sending" before the redrive takes it over
 VISIBILITY = 20  # seconds before Redis hands an unacknowledged task to another worker
-
-# The worker, with the two timings shortened (see the module's docstring), started as
-# `python -c SHIM <lease> <visibility> worker …`.
-SHIM = """
-import sys
-from datetime import timedelta
-from services.notify import delivery
-delivery.SENDING_LEASE = delivery.STALL_AFTER = timedelta(seconds=float(sys.argv[1]))
-from services.notify.worker import app
-app.conf.broker_transport_options = {
-    "visibility_timeout": int(sys.argv[2]),
-    "unacked_restore_interval": 1,
-    "unacked_restore_throttle": 1,
-}
-app.worker_main(sys.argv[3:])
-"""
 
 QUICK = pytest.mark.integration
 FULL = pytest.mark.faults
@@ -112,6 +97,8 @@ def fault_stack(home: Path, database_url: str) -> Iterator[SimpleNamespace]:
             "MAIL_FROM": f"Rollcall <badges@{MAIL_DOMAIN}>",
             "VAR_DIR": str(home / "var"),
             "MANAGE_LINK_KEY": "5f" * 32,
+            "NOTIFY_SENDING_LEASE": str(LEASE),
+            "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY),
         }
         settings = Settings.from_env(overrides)
         migrate(settings)
@@ -125,7 +112,7 @@ def fault_stack(home: Path, database_url: str) -> Iterator[SimpleNamespace]:
         def start_worker():
             starts = log_path.read_text().count(" ready.") if log_path.exists() else 0
             worker = start_process(
-                [sys.executable, "-c", SHIM, str(LEASE), str(VISIBILITY), "worker"]
+                [sys.executable, "-m", "celery", "-A", "services.notify.worker", "worker"]
                 + ["-Q", "notify", "--pool=prefork", "-c", str(CONCURRENCY), "--loglevel=INFO"]
                 + ["-n", f"notify-{smtp_port}-{starts}@%h"]
                 + ["--without-gossip", "--without-mingle", "--without-heartbeat"],

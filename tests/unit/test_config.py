@@ -42,6 +42,10 @@ VARIABLES = (
     "WEBHOOK_RETRY_DELAY",
     "WEBHOOK_RETRY_MAX_DELAY",
     "WEBHOOK_TIMEOUT",
+    "NOTIFY_SENDING_LEASE",
+    "CELERY_VISIBILITY_TIMEOUT",
+    "FEED_TOKEN",
+    "FEED_URL",
     "VIP_CATEGORIES",
     "PROTOCOL_EMAIL",
     "PROTOCOL_PHONE",
@@ -109,6 +113,14 @@ def test_public_urls_follow_changed_ports():
 
     assert settings.registration_url == "http://127.0.0.1:9001"
     assert settings.checkin_url == "http://127.0.0.1:9002"
+
+
+def test_crash_recovery_timings_default_to_five_minutes_and_an_hour():
+    default = Settings.from_env()
+    short = Settings.from_env({"NOTIFY_SENDING_LEASE": "10", "CELERY_VISIBILITY_TIMEOUT": "20"})
+
+    assert (default.notify_sending_lease, default.celery_visibility_timeout) == (300, 3600)
+    assert (short.notify_sending_lease, short.celery_visibility_timeout) == (10, 20)
 
 
 def test_no_secrets_by_default():

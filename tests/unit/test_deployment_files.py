@@ -29,6 +29,7 @@ COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 ENV_EXAMPLE = ROOT / ".env.example"
+PROCFILE = ROOT / "Procfile"
 CONFIG_SOURCE = ROOT / "shared" / "config.py"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 VENV_BIN = Path(sys.executable).parent
@@ -163,6 +164,39 @@ def test_each_service_command_starts_a_real_entry_point(name):
 def test_every_routed_queue_has_a_worker():
     missing = routed_queues() - consumed_queues()
     assert not missing, f"tasks are routed to {missing} but no compose worker consumes them"
+
+
+def procfile_workers() -> dict[str, list[str]]:
+    """The Celery workers `make run` starts (the Procfile), by the queue they consume."""
+    workers = {}
+    for line in PROCFILE.read_text().splitlines():
+        _name, _, command = line.partition(":")
+        argv = shlex.split(command.replace("%h", "host"))
+        if argv and argv[0] == "celery" and "worker" in argv:
+            workers[option(argv, "-Q", "--queues")] = argv
+    return workers
+
+
+def compose_workers() -> dict[str, list[str]]:
+    workers = {}
+    for service in project_services().values():
+        argv = argv_of(service)
+        if argv[0] == "celery" and "worker" in argv:
+            workers[option(argv, "-Q", "--queues")] = argv
+    return workers
+
+
+def test_the_procfile_runs_a_worker_for_each_queue_compose_does():
+    assert set(procfile_workers()) == set(compose_workers()) == routed_queues()
+    for queue, argv in procfile_workers().items():
+        assert option(argv, "-A", "--app") == option(compose_workers()[queue], "-A", "--app")
+
+
+def test_a_long_import_leaves_the_registration_worker_a_process_for_arrivals_and_purge():
+    # registration.import_delegates can run for minutes; record_arrival and purge_expired
+    # share the queue (queue = task-name prefix), so one process must stay free for them.
+    for argv in (procfile_workers()["registration"], compose_workers()["registration"]):
+        assert int(option(argv, "--concurrency", "-c") or 0) >= 2, argv
 
 
 def test_compose_has_the_production_shape():

@@ -150,7 +150,11 @@ def test_the_erased_event_carries_no_personal_field_and_goes_to_checkin_and_noti
     delegate_fields = set(DelegateErased().fields["delegate"].schema.fields)
 
     assert not delegate_fields & {"given_name", "family_name", "email", "organisation", "city"}
-    assert SUBSCRIBERS[DELEGATE_ERASED] == (REPLICA, "notify.forget_delegate")
+    assert SUBSCRIBERS[DELEGATE_ERASED] == (
+        REPLICA,
+        "notify.forget_delegate",
+        "notify.webhook_event",
+    )
 
 
 def test_the_systems_beat_sends_the_purge_daily_to_the_registration_queue():

@@ -2,12 +2,15 @@
 // tab only), trades it for a single-use stream ticket (POST, token in a header: never in a URL),
 // and shows what the Server-Sent Events stream pushes. On any drop it closes the stream and
 // comes back with a fresh ticket, backing off up to 15 s.
+// The VIP arrivals show names unless "hide names" is pressed (remembered for this tab), for a
+// projector in a room where names should not be on the wall.
 "use strict";
 
 (function () {
   const data = JSON.parse(document.getElementById("page-data").textContent);
   const slug = data.event.slug;
   const storageKey = "rollcall.dashboard.token." + slug;
+  const hideKey = "rollcall.dashboard.hide-names." + slug;
   const TOP_COUNTRIES = 8;
   let lang = data.lang;
   let source = null;
@@ -17,6 +20,7 @@
   let lastHeadcount = null;
   let lastConflicts = [];
   let lastArrivals = null;
+  let lastVips = null;
   let state = "connecting";
 
   const $ = (id) => document.getElementById(id);
@@ -76,7 +80,13 @@
     setStatus(state);
     if (lastHeadcount) renderHeadcount(lastHeadcount);
     if (lastArrivals) renderArrivals(lastArrivals);
+    renderVips(lastVips);
     renderConflicts(lastConflicts, true);
+  }
+
+  function categoryLabel(code, labels) {
+    const known = data.categories[code] || {};
+    return (labels && labels[lang]) || known[lang] || (labels && labels.en) || known.en || code;
   }
 
   document.querySelectorAll(".languages a[data-lang]").forEach((a) => {
@@ -159,6 +169,7 @@
     });
     source.addEventListener("headcount", (event) => renderHeadcount(JSON.parse(event.data)));
     source.addEventListener("arrivals", (event) => renderArrivals(JSON.parse(event.data)));
+    source.addEventListener("vips", (event) => renderVips(JSON.parse(event.data)));
     source.addEventListener("conflicts", (event) =>
       renderConflicts(JSON.parse(event.data).conflicts)
     );
@@ -190,6 +201,8 @@
     lastHeadcount = null;
     lastConflicts = [];
     lastArrivals = null;
+    lastVips = null;
+    renderVips(null);
     showSignIn();
   });
 
@@ -226,7 +239,7 @@
       $("categories"),
       Object.entries(headcount.by_category)
         .sort((a, b) => b[1].arrived - a[1].arrived || b[1].registered - a[1].registered)
-        .map(([code, c]) => [data.categories[code] || code, c.arrived, c.registered])
+        .map(([code, c]) => [categoryLabel(code), c.arrived, c.registered])
     );
     const countries = Object.entries(headcount.by_country).sort(
       (a, b) => b[1].arrived - a[1].arrived || b[1].registered - a[1].registered
@@ -335,6 +348,45 @@
       })
     );
   }
+
+  // --- VIP arrivals ---------------------------------------------------------------------------
+
+  const namesHidden = () => sessionStorage.getItem(hideKey) === "1";
+
+  function renderVips(body) {
+    lastVips = body;
+    const vips = (body && body.vips) || [];
+    const hidden = namesHidden();
+    $("hide-names").setAttribute("aria-pressed", String(hidden));
+    $("vips").classList.toggle("names-hidden", hidden);
+    $("no-vips").hidden = !body || vips.length > 0; // said once the stream has told
+    $("vips").replaceChildren(
+      ...vips.map((vip) => {
+        const item = el("li", "vip");
+        item.dataset.badge = String(vip.badge_id);
+        const label = categoryLabel(vip.category, vip.category_label);
+        const who = el("p", "who");
+        if (hidden) who.append(el("span", "muted", t("name_hidden")));
+        else who.append(el("span", "name", vip.name));
+        who.title = hidden ? "" : vip.name; // in full, where the projector's line cuts it
+        const time = el("time", "when", timeOf(new Date(vip.at)));
+        time.dateTime = vip.at;
+        const where = el("p", "where");
+        where.append(
+          el("span", "tag", label),
+          " " + t("vip_place", { gate: vip.gate || t("desk"), area: vip.area })
+        );
+        item.append(time, who, where);
+        return item;
+      })
+    );
+  }
+
+  $("hide-names").addEventListener("click", () => {
+    if (namesHidden()) sessionStorage.removeItem(hideKey);
+    else sessionStorage.setItem(hideKey, "1");
+    renderVips(lastVips);
+  });
 
   function renderConflicts(conflicts, relabel) {
     lastConflicts = conflicts;

@@ -461,7 +461,8 @@
 
   function categoryLabel(code) {
     var found = list && (list.categories || []).find(function (c) { return c.code === code; });
-    return found ? found.label : code || "";
+    if (!found) return code || "";
+    return (found.labels && found.labels[lang]) || found.label;
   }
 
   function areaName(code) {
