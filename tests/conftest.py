@@ -4,6 +4,7 @@ them, and apps built from those settings."""
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,10 +83,64 @@ def fresh_database(kind: str, directory: Path, request) -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path) -> Iterator[str]:
-    """One database for all three services (their tables do not overlap), of each kind."""
+def empty_database_url(request, tmp_path) -> Iterator[str]:
+    """A new, empty database of each kind (for tests of the migrations themselves)."""
     with fresh_database(request.param, tmp_path, request) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory) -> Iterator:
+    """A database of each kind with every service's migrations applied, made once a session
+    (on first use) and copied for each test: migrating three services for every test would
+    cost seconds a test."""
+    from services import checkin, notify, registration
+
+    made: dict[str, str] = {}
+
+    def template(kind: str, admin: str | None = None) -> str:
+        if kind not in made:
+            if kind == "sqlite":
+                url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'rollcall.db'}"
+            else:
+                url = create_postgres_database(admin)
+            settings = Settings.from_env(
+                {"DATABASE_URL": url, "VAR_DIR": str(tmp_path_factory.mktemp("var"))}
+            )
+            for service in (registration, checkin, notify):
+                service.migrate(settings)
+            made[kind] = url
+        return made[kind]
+
+    yield template
+    if "postgresql" in made:
+        drop_postgres_database(POSTGRES_URL, made["postgresql"])
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path, migrated_templates) -> Iterator[str]:
+    """One database for all three services (their tables do not overlap), of each kind,
+    migrated to the newest revision: a copy of the session's template."""
+    admin = request.getfixturevalue("postgres") if request.param == "postgresql" else None
+    template = migrated_templates(request.param, admin)
+    if request.param == "sqlite":
+        source = Path(template.removeprefix("sqlite:///"))
+        target = tmp_path / "rollcall.db"
+        shutil.copyfile(source, target)
+        yield f"sqlite:///{target}"
+        return
+    name = f"rollcall_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template.rsplit("/", 1)[1])
+            )
+        )
+    url = admin.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        drop_postgres_database(admin, url)
 
 
 @pytest.fixture(scope="session")
@@ -110,13 +165,8 @@ def make_settings(tmp_path, database_url: str, redis_url: str, badge_keys, **ext
 
 @pytest.fixture
 def settings(tmp_path, database_url, redis_url, badge_keys) -> Settings:
-    """Settings for one test, its databases migrated."""
-    from services import checkin, notify, registration
-
-    settings = make_settings(tmp_path, database_url, redis_url, badge_keys)
-    for service in (registration, checkin, notify):
-        service.migrate(settings)
-    return settings
+    """Settings for one test, its database migrated (a copy of the migrated template)."""
+    return make_settings(tmp_path, database_url, redis_url, badge_keys)
 
 
 @pytest.fixture

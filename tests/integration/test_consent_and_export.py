@@ -203,7 +203,8 @@ def test_a_download_holds_what_the_database_holds(forum):
         assert stored[name] in shown, name
 
 
-def test_registrations_made_before_consent_was_recorded_say_so(database_url):
+def test_registrations_made_before_consent_was_recorded_say_so(empty_database_url):
+    database_url = empty_database_url
     config = alembic_config(
         database_url, registration_service.MIGRATIONS, registration_service.VERSION_TABLE
     )
