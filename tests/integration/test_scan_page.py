@@ -114,6 +114,7 @@ def test_offline_list_names_each_category_for_the_scanner_page(forum):
     assert categories["mayor"] == {
         "code": "mayor",
         "label": "Mayor or governor",
+        "labels": {"zh": "市长或州长"},
         "colour": "#b3261e",
     }
     assert categories["media"]["label"] == "Media"
