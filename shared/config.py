@@ -45,6 +45,11 @@ class Settings:
     manage_link_key: str | None = field(repr=False)
     max_body_bytes: int
     registration_rate_limit: int
+    # Guards against guessing and floods (shared/ratelimit.py), per minute; 0 turns one off.
+    auth_failure_limit: int
+    manage_rate_limit: int
+    scan_rate_limit: int
+    scan_address_rate_limit: int
     proxy_hops: int
     relay_interval: float
     notify_mail_rate: float
@@ -108,6 +113,11 @@ class Settings:
             manage_link_key=env.get("MANAGE_LINK_KEY") or None,
             max_body_bytes=int(env.get("MAX_BODY_BYTES", str(1024 * 1024))),
             registration_rate_limit=int(env.get("REGISTRATION_RATE_LIMIT", "60")),
+            auth_failure_limit=int(env.get("AUTH_FAILURE_LIMIT", "30")),
+            manage_rate_limit=int(env.get("MANAGE_RATE_LIMIT", "120")),
+            # A gate scans about once a second at most; a device gets five times that.
+            scan_rate_limit=int(env.get("SCAN_RATE_LIMIT", "300")),
+            scan_address_rate_limit=int(env.get("SCAN_ADDRESS_RATE_LIMIT", "3000")),
             proxy_hops=int(env.get("PROXY_HOPS", "0")),
             relay_interval=float(env.get("RELAY_INTERVAL", "0.2")),
             # Mails a second over SMTP, shared by every notify worker; 0 turns it off.

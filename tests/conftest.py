@@ -156,8 +156,13 @@ def make_settings(tmp_path, database_url: str, redis_url: str, badge_keys, **ext
         "REDIS_URL": redis_url,
         "BADGE_SIGNING_KEY": private,
         "BADGE_VERIFY_KEYS": public,
-        # Every test registers from 127.0.0.1; the limit itself has tests of its own.
+        # Every test calls from 127.0.0.1; the limits have tests of their own
+        # (test_rate_limit.py, test_rate_limits_hold.py).
         "REGISTRATION_RATE_LIMIT": "0",
+        "AUTH_FAILURE_LIMIT": "0",
+        "MANAGE_RATE_LIMIT": "0",
+        "SCAN_RATE_LIMIT": "0",
+        "SCAN_ADDRESS_RATE_LIMIT": "0",
         **extra,
     }
     return Settings.from_env(env)

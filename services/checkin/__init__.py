@@ -6,12 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis
 from flask import Flask, current_app
 
 from services.checkin.badge_list import public_keys
 from shared import db
 from shared.badges import BadgeVerifier, verifier_from
 from shared.config import Settings
+from shared.ratelimit import RateLimit, by_bearer, limit_endpoints
 from shared.web import create_service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -35,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app, api = create_service_app(__name__, "Rollcall check-in", settings, database)
     verifier = verifier_from(settings)
     app.extensions["checkin"] = Resources(database, verifier, public_keys(settings))
+    _limit_scans(app, settings)
 
     from services.checkin import api as gate_api
     from services.checkin import desk_api, setup_api
@@ -51,6 +54,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(live.blp)
     app.register_blueprint(dashboard.bp)
     return app
+
+
+def _limit_scans(app: Flask, settings: Settings) -> None:
+    """Scans per minute per device token and per address: a busy gate scans about once a
+    second; a stolen token or a script replaying QR codes is held back."""
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=1)
+    scans = {"checkin.post_scan", "checkin.post_batch"}
+    per_device = RateLimit(client, "scan-device", settings.scan_rate_limit)
+    limit_endpoints(app, scans, per_device, key=by_bearer)
+    limit_endpoints(app, scans, RateLimit(client, "scan-address", settings.scan_address_rate_limit))
 
 
 def resources() -> Resources:

@@ -17,6 +17,17 @@ from shared.ratelimit import RateLimit, limit_endpoints
 from shared.web import create_service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The endpoints that take a delegate's manage token (a secret from a mail): counted per
+# address (MANAGE_RATE_LIMIT) on top of the limit on failed tokens.
+MANAGE_ENDPOINTS = {
+    *(f"registration.{name}" for name in (
+        "get_registration", "correct_registration", "cancel_registration", "download_data",
+        "erase_registration")),
+    "badges.badge_qr", "badges.badge_document",
+    *(f"delegations.{name}" for name in (
+        "get_delegation", "update_delegation", "add_member", "correct_member",
+        "substitute_member", "remove_member")),
+}  # fmt: skip
 VERSION_TABLE = "alembic_version_registration"
 
 
@@ -39,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         database, signer_from(settings), links_from(settings)
     )
     limit_endpoints(app, {"registration.register"}, _registration_limit(settings))
+    limit_endpoints(app, MANAGE_ENDPOINTS, _limit(settings, "manage", settings.manage_rate_limit))
 
     from services.registration import api as public
     from services.registration import (
@@ -63,8 +75,12 @@ def create_app(settings: Settings | None = None) -> Flask:
 def _registration_limit(settings: Settings) -> RateLimit:
     """Registrations per minute from one address: a mayor's office registering its whole
     delegation stays well within it; a script flooding fake delegates does not."""
+    return _limit(settings, "register", settings.registration_rate_limit)
+
+
+def _limit(settings: Settings, name: str, per_minute: int) -> RateLimit:
     client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=1)
-    return RateLimit(client, "register", settings.registration_rate_limit)
+    return RateLimit(client, name, per_minute)
 
 
 def resources() -> Resources:

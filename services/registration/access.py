@@ -4,6 +4,7 @@ token) on their own registration. Each action is recorded with its actor."""
 from __future__ import annotations
 
 import functools
+import hmac
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -78,7 +79,7 @@ def registration_actor(
     """A registration and who acts on it: its own delegate, or an organiser of its event.
     Anyone else learns nothing, not even whether the id exists."""
     registration = session.get(Registration, registration_id)
-    if registration is not None and registration.manage_digest == token_digest:
+    if registration is not None and hmac.compare_digest(registration.manage_digest, token_digest):
         return registration, DELEGATE
     token = session.scalar(select(OrganizerToken).where(OrganizerToken.digest == token_digest))
     if token is None and not _is_delegate(session, token_digest):
