@@ -123,3 +123,29 @@ def issue_scanner_token(session: Session, gate: Gate, label: str, role: str = "s
     session.add(ScannerToken(digest=access.digest(token), gate_id=gate.id, label=label, role=role))
     session.flush()
     return token
+
+
+TOKEN_ID_LENGTH = 16
+"""A device token's public id: the start of its digest (the digest does not work as a token,
+and its start alone does not find it: only a revocation by an organiser of the event does)."""
+
+
+def token_id(token: ScannerToken) -> str:
+    return token.digest[:TOKEN_ID_LENGTH]
+
+
+def device_tokens(session: Session, gate: Gate) -> list[ScannerToken]:
+    """The gate's device tokens, oldest first."""
+    query = select(ScannerToken).where(ScannerToken.gate_id == gate.id)
+    return list(session.scalars(query.order_by(ScannerToken.created_at, ScannerToken.digest)))
+
+
+def revoke_scanner_token(session: Session, gate: Gate, public_id: str) -> ScannerToken:
+    """Delete a device token of the gate (a lost or stolen phone): its next request is refused.
+    Its scans stay in the log under its gate."""
+    found = [t for t in device_tokens(session, gate) if token_id(t) == public_id]
+    if len(public_id) != TOKEN_ID_LENGTH or not found:
+        raise NotFound("unknown_token", "This gate has no device token with this id.")
+    session.delete(found[0])
+    session.flush()
+    return found[0]

@@ -24,7 +24,8 @@ class Text(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs).strip()
-        if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        # A lone surrogate (JSON can spell `\ud800`) cannot be stored in UTF-8 either.
+        if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in text):
             raise ValidationError("Must not contain control characters.")
         return text
 
@@ -227,11 +228,21 @@ class TokenIn(Schema):
 
 
 class TokenOut(Schema):
+    id = fields.String(metadata={"description": "to revoke it by"})
     token = fields.String(metadata={"description": "shown this once"})
     label = fields.String()
     role = fields.String()
     gate = fields.String()
     area = fields.String()
+
+
+class DeviceTokenOut(Schema):
+    """A device token as its gate lists it: never the token itself."""
+
+    id = fields.String(metadata={"description": "the start of the token's digest"})
+    label = fields.String()
+    role = fields.String()
+    created_at = fields.DateTime()
 
 
 # --- the desk: search, check-in by hand, undo, conflicts, audit ------------------------------

@@ -6,17 +6,19 @@ from flask_smorest import Blueprint
 
 from services.checkin import access, areas, resources
 from services.checkin.api import BEARER
+from services.checkin.models import ScannerToken
 from services.checkin.schemas import (
     AreaIn,
     AreaOut,
     AreaPatch,
+    DeviceTokenOut,
     GateIn,
     GateOut,
     GatePatch,
     TokenIn,
     TokenOut,
 )
-from shared.access import bearer_digest, bearer_required
+from shared.access import bearer_digest, bearer_required, digest
 from shared.errors import ErrorBody
 
 blp = Blueprint(
@@ -125,4 +127,33 @@ def issue_token(data: dict, slug: str, gate_id: int):
         access.organizer_event(session, bearer_digest(), slug)
         gate = areas.gate_of(session, slug, gate_id)
         token = areas.issue_scanner_token(session, gate, data["label"], data["role"])
-        return {**data, "token": token, "gate": gate.name, "area": gate.area.code}
+        public_id = areas.token_id(session.get(ScannerToken, digest(token)))
+        return {**data, "id": public_id, "token": token, "gate": gate.name, "area": gate.area.code}
+
+
+@blp.get("/<slug>/gates/<id:gate_id>/tokens")
+@bearer_required
+@blp.response(200, DeviceTokenOut(many=True))
+@documented
+def list_tokens(slug: str, gate_id: int):
+    """The gate's device tokens (id, label, role, when issued); the tokens themselves were
+    shown once, when issued, and are not kept."""
+    with resources().db.sessions() as session:
+        access.organizer_event(session, bearer_digest(), slug)
+        gate = areas.gate_of(session, slug, gate_id)
+        return [
+            {"id": areas.token_id(t), "label": t.label, "role": t.role, "created_at": t.created_at}
+            for t in areas.device_tokens(session, gate)
+        ]
+
+
+@blp.delete("/<slug>/gates/<id:gate_id>/tokens/<token_id>")
+@bearer_required
+@blp.response(204)
+@documented
+def revoke_token(slug: str, gate_id: int, token_id: str):
+    """Revoke a lost or stolen device's token: its next request is refused (401). The gate's
+    other devices go on; issue the device a new token to bring it back."""
+    with resources().db.sessions.begin() as session:
+        access.organizer_event(session, bearer_digest(), slug)
+        areas.revoke_scanner_token(session, areas.gate_of(session, slug, gate_id), token_id)

@@ -218,6 +218,10 @@ CHECKIN = {
         Row(ORGANISERS, lambda w: Call(f"{E}/gates/{w.gate_id()}", json={"name": "West 2"})),
     ("POST", f"{EV}/gates/<id:gate_id>/tokens"): Row(ORGANISERS, lambda w: Call(
         f"{E}/gates/{w.gate_id()}/tokens", json={"label": "Phone 7"})),
+    ("GET", f"{EV}/gates/<id:gate_id>/tokens"): Row(ORGANISERS, lambda w: Call(
+        f"{E}/gates/{w.gate_id()}/tokens")),
+    ("DELETE", f"{EV}/gates/<id:gate_id>/tokens/<token_id>"): Row(ORGANISERS, lambda w: Call(
+        "{}/gates/{}/tokens/{}".format(E, *w.device_token_id()))),
     ("POST", f"{EV}/live/tickets"): Row(ORGANISERS, at(f"{E}/live/tickets")),
     ("GET", f"{EV}/live"): Row(TICKET, at(f"{E}/live", query={"ticket": "not-a-ticket"})),
     ("GET", "/dashboard"): Row(PUBLIC, at("/dashboard")),

@@ -185,6 +185,12 @@ class World:
         body = {"name": f"Door {uuid.uuid4().hex[:6]}", "area": "venue"}
         return self._as_organiser("checkin", f"/api/v1/events/{SLUG}/gates", body)["id"]
 
+    def device_token_id(self) -> tuple[int, str]:
+        """A new gate and the public id of a device token issued at it."""
+        gate_id = self.gate_id()
+        path = f"/api/v1/events/{SLUG}/gates/{gate_id}/tokens"
+        return gate_id, self._as_organiser("checkin", path, {"label": "Phone 9"})["id"]
+
     def badge(self) -> tuple[int, str]:
         """A fresh badge's id and the signed token its QR code holds."""
         created = self.registration()
