@@ -1,0 +1,63 @@
+"""`make bench` at tiny sizes: one system started as deployed, every section measured and
+written as JSON; and a wrong answer at a gate fails the run (the per-answer check is real)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import update
+
+from bench import harness, report
+from bench.__main__ import parse
+from services.checkin.models import ReplicaBadge
+from shared import db
+
+pytestmark = pytest.mark.integration
+
+
+def revoke_behind_the_plans_back(system, badges) -> None:
+    """The first badge of every connection's plan is revoked after the harness counted it as
+    active, so the gate rightly answers `revoked` where the plan says `admitted`."""
+    database = db.Database.at(system.settings.checkin_database_url)
+    try:
+        with database.sessions.begin() as session:
+            session.execute(
+                update(ReplicaBadge)
+                .where(ReplicaBadge.badge_id == badges[0])
+                .values(status="revoked", status_reason="bench")
+            )
+    finally:
+        database.engine.dispose()
+
+
+def test_every_section_is_measured_and_a_wrong_answer_fails_the_run(tmp_path):
+    results = harness.run(
+        harness.SECTIONS, harness.TINY, "sqlite", tmp_path, before_scan=revoke_behind_the_plans_back
+    )
+    written = json.loads(report.write_json(results, tmp_path / "results").read_text())
+
+    assert set(harness.SECTIONS) <= set(written)
+    assert written["baseline"][0]["requests"] > 0 and written["baseline"][0]["wrong"] == 0
+    assert written["scale"]["badges"] == harness.TINY.scale_badges
+    assert written["scale"]["runs"][0]["wrong"] == 0
+    assert all(mb > 0 for mb in written["scale"]["memory_mb"].values())
+    assert written["live"]["stream_ms"]["count"] == harness.TINY.live_scans
+    assert written["offline"]["wrong"] == 0
+    assert written["registration"]["steady"]["mails"] == written["registration"]["steady"]["sent"]
+    assert written["registration"]["burst"]["right"] > 0
+    assert written["badges"]["qr_png"]["per_core_second"] > 0
+    assert {t["target"] for t in written["targets"]} >= {"≥ 100 QR PNG/s/core"}
+
+    # The revoked badge was answered `revoked`, and only the scan section failed for it.
+    scan = written["scan"][0]
+    assert scan["wrong"] >= 1 and scan["outcomes"].get("revoked", 0) == scan["wrong"]
+    assert ", got revoked: " in scan["first_wrong"]
+    assert written["failures"] and all(f.startswith("scan c=") for f in written["failures"])
+
+
+def test_the_command_line_takes_sections_sizes_and_a_database():
+    args = parse(["--sections", "scan,badges", "--quick", "--database", "sqlite:///x.db"])
+    assert args.sections == ("scan", "badges") and args.quick and args.database == "sqlite"
+    with pytest.raises(SystemExit):
+        parse(["--sections", "scan,warp"])
