@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-unit test-integration test-e2e test-browser test-faults lint format migrate seed clean
+.PHONY: run test test-unit test-integration test-e2e test-browser test-faults lint format migrate seed bench rehearse clean
 
 # The virtualenv, installed from pyproject.toml; redone when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -34,6 +34,14 @@ test-browser: $(STAMP)  ## needs Debian's chromium; skipped with a reason withou
 
 test-faults: $(STAMP)  ## the crash proofs at full size: 200 mails and a SIGKILL, 30 s without SMTP
 	$(BIN)/python -m pytest -m faults -s
+
+bench: $(STAMP)  ## the system as deployed under load: table + bench/results/*.json (BENCH_ARGS=--quick)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The dress rehearsal on a private system (REHEARSE_ARGS: --delegates 200000 --gates 100,
+# --replicas 2 --database-url postgresql://…, --demo-json var/demo.json for a running one).
+rehearse: $(STAMP)  ## the forum's morning: 800 delegates, plots and report in var/rehearsal/
+	$(BIN)/rollcall rehearse $(REHEARSE_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -95,6 +96,72 @@ def smtp_sink() -> None:
     from rollcall.smtp_sink import main
 
     main()
+
+
+@cli.command()
+@click.option("--delegates", default=800, show_default=True, help="How many delegates.")
+@click.option("--gates", default=4, show_default=True, help="Entrances to the venue.")
+@click.option("--seed", default=2023, show_default=True, help="The same seed, the same run.")
+@click.option("--speed", default=60.0, show_default=True, help="Simulated seconds a second.")
+@click.option("--replicas", default=1, show_default=True, help="Processes of each (own system).")
+@click.option("--database-url", help="The own system's database (default: SQLite files).")
+@click.option(
+    "--demo-json",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Drive the running system `rollcall run` describes (var/demo.json).",
+)
+@click.option("--registration-url", multiple=True, help="A running registration (repeatable).")
+@click.option("--checkin-url", multiple=True, help="A running checkin (repeatable).")
+@click.option("--organizer-token", help="An organiser token of the running system.")
+@click.option(
+    "--mail-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the running system's SMTP sink keeps mail.",
+)
+@click.option("--checkin-database-url", help="To check the running system's scan log.")
+@click.option(
+    "--out",
+    "out_dir",
+    default="var/rehearsal",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Reports go here.",
+)
+@click.option("--mail-timeout", default=600.0, show_default=True, help="Seconds for the mails.")
+@click.option(
+    "--badges",
+    type=click.Choice(["mail", "api"]),
+    default="mail",
+    show_default=True,
+    help="Read each badge from its mail, or (quicker, for big runs) from the organisers' API.",
+)
+def rehearse(**given) -> None:
+    """The dress rehearsal: register a realistic forum, read every badge mail, play the
+    morning rush at the gates and check the headcount. Starts its own system unless told of a
+    running one (--demo-json, or the URLs and --organizer-token); exits 1 on any mismatch."""
+    from rich.console import Console
+
+    from rollcall.rehearse import rehearsal, system
+
+    names = ("demo_json", "registration_url", "checkin_url", "organizer_token", "mail_dir",
+             "checkin_database_url")  # fmt: skip
+    running = {k: given.pop(k) for k in names}
+    against = system.from_demo_json(running["demo_json"]) if running["demo_json"] else {}
+    if running["registration_url"]:
+        against |= {"registration_urls": list(running["registration_url"]),
+                    "checkin_urls": list(running["checkin_url"]),
+                    "organizer_token": running["organizer_token"],
+                    "mail_dir": running["mail_dir"]}  # fmt: skip
+    if against:
+        against["checkin_database_url"] = running["checkin_database_url"]
+        missing = [k for k, v in against.items() if not v and k != "checkin_database_url"]
+        if missing:
+            raise click.UsageError(f"A running system needs {', '.join(missing)}.")
+    if given["replicas"] > 1 and not against and not given["database_url"]:
+        raise click.UsageError("--replicas runs against PostgreSQL: give --database-url.")
+    options = rehearsal.Options(**given, against=against or None)
+    outcome = rehearsal.rehearse(options, Console())
+    raise SystemExit(0 if outcome.ok else 1)
 
 
 cli.add_command(import_delegates)

@@ -1,0 +1,137 @@
+"""The delegates' side of the mail: each badge mail, as the SMTP sink keeps it (an `.eml` file
+in the mail directory), read the way a gate reads a phone: the QR code in its PNG, decoded."""
+
+from __future__ import annotations
+
+import base64
+import email
+import io
+import os
+import re
+import struct
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from email.message import Message
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses
+from pathlib import Path
+
+import zxingcpp
+from PIL import Image
+
+from rollcall.rehearse.drive import Delegate
+
+HEAD_BYTES = 16384
+BADGE_PNG = re.compile(r"badge-(\d+)\.png")
+
+
+class MailTimeout(TimeoutError):
+    """Some badge mails did not come in time."""
+
+
+def new_mails(mail_dir: Path, since: float, seen: set[str]) -> Iterator[tuple[str, Message]]:
+    """Messages stored since `since` (epoch seconds) that are not in `seen` yet."""
+    with os.scandir(mail_dir) as entries:
+        for entry in entries:
+            if not entry.name.endswith(".eml") or entry.name in seen:
+                continue
+            if entry.stat().st_mtime < since:
+                continue
+            seen.add(entry.name)
+            with open(entry.path, "rb") as raw:
+                # compat32, the fast parser: the modern policy is seven times slower per mail.
+                yield entry.name, email.message_from_binary_file(raw)
+
+
+def qr_text(png: bytes) -> str | None:
+    """The text of the one QR code in a PNG, as a gate's camera reads it."""
+    pixels = Image.open(io.BytesIO(png)).convert("L")
+    codes = zxingcpp.read_barcodes(pixels, formats=zxingcpp.BarcodeFormat.QRCode, try_rotate=False)
+    return codes[0].text if len(codes) == 1 else None
+
+
+def badge_id_of(token: str) -> int:
+    """The badge number a token claims (its signature is the gates' business)."""
+    raw = base64.b32decode(token + "=" * (-len(token) % 8))
+    return struct.unpack(">BBIIH", raw[:12])[3]
+
+
+def fetch_badges(api, organizer_token: str, delegates, advance, workers: int = 4) -> None:
+    """The quick way for a big rehearsal (`--badges api`): each badge's QR from the organisers'
+    API rather than from its mail, which notify may still be rendering."""
+
+    def one(delegate: Delegate) -> None:
+        path = f"/api/v1/registrations/{delegate.registration_id}/badge.png"
+        answer, _ = api.call("GET", "registration", path, organizer_token)
+        delegate.token = qr_text(answer.content)
+        delegate.badge_id = badge_id_of(delegate.token)
+        advance(1)
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one, delegates))
+
+
+def badge_of(message: Message) -> tuple[int, str] | None:
+    """(badge id, the token in its QR code) of a mail carrying a badge, else None."""
+    for part in message.walk():
+        found = BADGE_PNG.fullmatch(part.get_filename() or "")
+        if found and part.get_content_type() == "image/png":
+            text = qr_text(part.get_payload(decode=True))
+            if text:
+                return int(found.group(1)), text
+    return None
+
+
+class MailBox:
+    """The mail directory as the rehearsal reads it: each mail once, badges by delegate."""
+
+    def __init__(self, mail_dir: Path, delegates: dict[str, Delegate], since: float):
+        self.mail_dir, self.delegates, self.since = mail_dir, delegates, since
+        self.seen: set[str] = set()
+        self.badge_mails: Counter[str] = Counter()  # address → badge mails received
+
+    def read(self) -> int:
+        """Read the mails that came since the last look; returns how many delegates got their
+        first badge."""
+        first = 0
+        for _name, message in new_mails(self.mail_dir, self.since, self.seen):
+            for _, address in getaddresses(message.get_all("To", [])):
+                delegate = self.delegates.get(address.lower())
+                badge = badge_of(message) if delegate else None
+                if badge:
+                    first += not delegate.token
+                    self.badge_mails[delegate.email] += 1
+                    delegate.badge_id, delegate.token = badge
+        return first
+
+    def wait_for_badges(self, timeout: float, advance: Callable[[int], None]) -> None:
+        """Read badge mails as they arrive until every delegate has their badge's token."""
+        missing = sum(1 for d in self.delegates.values() if not d.token)
+        deadline = time.monotonic() + timeout
+        while missing:
+            found = self.read()
+            missing -= found
+            advance(found)
+            if missing and time.monotonic() > deadline:
+                raise MailTimeout(f"{missing} badge mails did not arrive within {timeout:.0f} s")
+            if missing and not found:
+                time.sleep(0.2)  # the sink writes as notify sends: look again shortly
+
+    def doubled(self) -> dict[str, int]:
+        """Delegates who got more than one badge mail (nobody's badge was reissued)."""
+        self.read()
+        return {address: n for address, n in self.badge_mails.items() if n > 1}
+
+
+def message_ids(mail_dir: Path, since: float) -> list[str]:
+    """The Message-ID of every mail stored since `since`: headers only, so it stays quick."""
+    ids = []
+    with os.scandir(mail_dir) as entries:
+        for entry in entries:
+            if entry.name.endswith(".eml") and entry.stat().st_mtime >= since:
+                with open(entry.path, "rb") as raw:  # the headers are in the first bytes
+                    headers = BytesHeaderParser().parsebytes(raw.read(HEAD_BYTES))
+                ids.append(str(headers.get("Message-ID", "")))
+    return ids
