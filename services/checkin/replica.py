@@ -50,7 +50,7 @@ def apply_event(session: Session, payload: dict, sequence: int) -> bool:
     """Take an event's announcement made at feed position `sequence`; False when the replica
     holds a later one already."""
     info = payload["event"]
-    event = session.get(ReplicaEvent, info["id"])
+    event = session.get(ReplicaEvent, info["id"], with_for_update=True)  # as a badge, below
     if event is not None and (event.announced_sequence or 0) >= sequence:
         log.info("event %s: announcement %s is not newer", info["id"], sequence)
         return False
@@ -87,7 +87,9 @@ def apply_delegate(session: Session, payload: dict) -> bool:
     delegate, info = payload["delegate"], payload["badge"]
     if info is None:  # pending or waitlisted: no badge to check yet
         return False
-    badge = session.get(ReplicaBadge, info["id"])
+    # Locked: two workers applying two of its changes at once would otherwise both compare
+    # against the same old revision, and the older change, committed last, would win.
+    badge = session.get(ReplicaBadge, info["id"], with_for_update=True)
     if badge is not None and badge.revision >= delegate["revision"]:
         log.info("badge %s: revision %s is not newer", info["id"], delegate["revision"])
         return False

@@ -166,8 +166,8 @@ def _check_quota(session: Session, delegation: Delegation) -> None:
 
 
 def approve(session: Session, signer: BadgeSigner, registration: Registration, actor: Actor):
+    event = _locked(session, registration)
     _live(registration)
-    event = locked_event(session, registration)
     category = _category(event, registration.category)
     new = _transition(domain.status_on_approval, registration, seats(session, event, category))
     if new is Status.CONFIRMED:
@@ -181,6 +181,7 @@ def approve(session: Session, signer: BadgeSigner, registration: Registration, a
 def reject(
     session: Session, signer: BadgeSigner, registration: Registration, actor: Actor, reason: str
 ):
+    _locked(session, registration)
     _live(registration)
     _check("reject", registration)
     registration.status, registration.status_reason = Status.REJECTED.value, reason
@@ -199,8 +200,8 @@ def cancel(
 ):
     """Cancel a registration; its badge becomes void and its seat goes to the waitlist
     (unless `promote` is False: a substitution hands it on itself)."""
+    event = _locked(session, registration)
     _live(registration)
-    event = locked_event(session, registration)
     _check("cancel", registration)
     had_seat = domain.holds_seat(Status(registration.status))
     registration.status, registration.status_reason = Status.CANCELLED.value, reason
@@ -242,6 +243,7 @@ def correct(
     session: Session, signer: BadgeSigner, registration: Registration, actor: Actor, data: dict
 ):
     """Correct a registration's details; a change to what the badge prints reissues it."""
+    _locked(session, registration)
     _live(registration)
     if registration.status in {Status.CANCELLED.value, Status.REJECTED.value}:
         raise Conflict("closed", f"This registration is {registration.status}.")
@@ -275,6 +277,7 @@ def correct(
 def revoke_badge(
     session: Session, signer: BadgeSigner, registration: Registration, actor: Actor, reason: str
 ):
+    _locked(session, registration)
     _live(registration)
     badge = _badge(registration)
     if badge.status != "active":
@@ -285,6 +288,7 @@ def revoke_badge(
 
 def reissue_badge(session: Session, signer: BadgeSigner, registration: Registration, actor: Actor):
     """A new version of the badge; every earlier QR code stops working."""
+    _locked(session, registration)
     _live(registration)
     if registration.status != Status.CONFIRMED.value:
         raise Conflict("not_confirmed", "Only a confirmed registration has a badge to reissue.")
@@ -295,8 +299,7 @@ def reissue_badge(session: Session, signer: BadgeSigner, registration: Registrat
 def erase(session: Session, signer: BadgeSigner, registration: Registration, actor: Actor):
     """Erase a delegate's personal data at their (or an organiser's) request; again is a
     no-op. The seat it held, if any, goes to the waitlist."""
-    event = locked_event(session, registration)
-    session.refresh(registration, with_for_update=True)  # a concurrent purge got here first?
+    event = _locked(session, registration)  # a concurrent purge may have got here first
     had_seat = registration.erased_at is None and domain.holds_seat(Status(registration.status))
     if erasure.erase(session, registration, actor, erasure.BY_REQUEST) and had_seat:
         promote_waitlist(session, signer, event)
@@ -315,6 +318,20 @@ def seats(session: Session, event: Event, category: Category) -> Seats:
         event_taken=session.scalar(confirmed),
         event_capacity=event.capacity,
     )
+
+
+def _locked(session: Session, registration: Registration) -> Event:
+    """Lock the registration's event, then its row, and read it and its badge again. They were
+    loaded before anything was locked; on PostgreSQL a concurrent action may have changed them
+    since (a cancellation promoting this waitlisted delegate, say), and acting on the stale
+    copy leaves a seat empty, or confirms or reissues what was cancelled. Every action here
+    locks in this order, so what it reads stays true until it commits (on SQLite the write
+    transaction holds the whole database from its start already)."""
+    event = locked_event(session, registration)
+    session.refresh(registration, with_for_update=True)
+    if registration.badge is not None:
+        session.refresh(registration.badge)
+    return event
 
 
 def _live(registration: Registration) -> None:
