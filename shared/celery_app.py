@@ -4,9 +4,11 @@ late acknowledgement so a crashed worker's task is delivered again."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import redis
 from celery import Celery
+from kombu.transport import redis as kombu_redis
 
 from shared.config import Settings
 from shared.events import queue_of
@@ -16,6 +18,7 @@ from shared.outbox import Publish
 def create_celery(name: str, settings: Settings, include: tuple[str, ...] = ()) -> Celery:
     app = Celery(name, broker=settings.redis_url, include=list(include))
     app.conf.update(
+        broker_transport=f"{__name__}:RedisTransport",
         task_serializer="json",
         accept_content=["json"],
         task_ignore_result=True,
@@ -32,6 +35,26 @@ def create_celery(name: str, settings: Settings, include: tuple[str, ...] = ()) 
     return app
 
 
+class _RedisChannel(kombu_redis.Channel):
+    def _connparams(self, asynchronous: bool = False) -> dict:
+        # Celery 5.7, on losing the broker, collects the connection (its transport forgets
+        # the broker's address) and reconnects with a new one; the old channel, used once more
+        # (closing it gives unacknowledged messages back, a task finishing late acknowledges),
+        # then failed with AttributeError, which nothing expects, and the worker exited
+        # ("Unrecoverable error") instead of carrying on. As a connection error it is handled
+        # as one: logged, and the message comes back after the visibility timeout.
+        if self.connection.client is None:
+            raise redis.exceptions.ConnectionError("this broker connection was closed")
+        return super()._connparams(asynchronous=asynchronous)
+
+
+class RedisTransport(kombu_redis.Transport):
+    """kombu's Redis transport, whose channels fail as a lost connection does once their
+    connection was closed (so a worker reconnects when Redis comes back)."""
+
+    Channel = _RedisChannel
+
+
 def _transport_options(visibility_timeout: int) -> dict:
     """A task still unacknowledged after CELERY_VISIBILITY_TIMEOUT seconds (an hour) is handed
     to another worker: every task here finishes, or retries with a shorter countdown, well
@@ -41,6 +64,10 @@ def _transport_options(visibility_timeout: int) -> dict:
         "visibility_timeout": visibility_timeout,
         "unacked_restore_interval": 1,
         "unacked_restore_throttle": max(1, min(100, visibility_timeout // 20)),
+        # The lock a worker takes to give such tasks back outlives a worker killed holding it
+        # by this much (kombu's 5 min by default): never longer than half the timeout, or a
+        # test's short timeout would wait minutes for it after a SIGKILL.
+        "unacked_mutex_expire": max(1, min(300, visibility_timeout // 2)),
     }
 
 
@@ -76,3 +103,18 @@ def redis_ready(url: str):
             return False
 
     return ready
+
+
+class BrokerMemory:
+    """Whether the broker still holds what a relay published to it: a key the relay sets,
+    which a Redis restarted without persistence (or a new one) does not have."""
+
+    def __init__(self, url: str, producer: str):
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        self.key = f"rollcall:relay:{producer}:broker-since"
+
+    def forgot(self) -> bool:
+        return not self.client.exists(self.key)
+
+    def remember(self) -> None:
+        self.client.set(self.key, datetime.now(UTC).isoformat())

@@ -7,12 +7,14 @@ consumer notice a gap. Redis is only the fast path: when it is down, rows wait h
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import (
     JSON,
@@ -40,6 +42,12 @@ Publish = Callable[[str, dict], None]
 """Send one envelope to one subscriber task, by task name; raise if it was not accepted."""
 
 
+@functools.cache
+def _payload_schema(event_type: str):
+    """One schema instance per event type: building one costs more than dumping with it."""
+    return PAYLOADS[event_type]()
+
+
 def outbox_table(metadata: MetaData, name: str) -> Table:
     return Table(
         name,
@@ -63,18 +71,26 @@ class Outbox:
 
     def add(self, session: Session, event_type: str, payload: dict) -> str:
         """Record an event in the caller's transaction; returns its event id."""
-        event_id = str(uuid.uuid4())
-        session.execute(
-            insert(self.table).values(
-                event_id=event_id,
-                type=event_type,
-                version=ENVELOPE_VERSION,
-                occurred_at=datetime.now(UTC),
-                payload=PAYLOADS[event_type]().dump(payload),
-                attempts=0,
-            )
-        )
-        return event_id
+        return self.add_many(session, [(event_type, payload)])[0]
+
+    def add_many(self, session: Session, events: Iterable[tuple[str, dict]]) -> list[str]:
+        """Record events, in this order, in the caller's transaction with one statement (an
+        offline sync announces thousands at once); returns their event ids."""
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "event_id": str(uuid.uuid4()),
+                "type": event_type,
+                "version": ENVELOPE_VERSION,
+                "occurred_at": now,
+                "payload": _payload_schema(event_type).dump(payload),
+                "attempts": 0,
+            }
+            for event_type, payload in events
+        ]
+        if rows:
+            session.execute(insert(self.table), rows if len(rows) > 1 else rows[0])
+        return [row["event_id"] for row in rows]
 
     def envelope(self, row) -> dict:
         return {
@@ -124,11 +140,43 @@ class Outbox:
                 published += 1
         return published
 
+    def republish(self, engine: Engine, publish: Publish, since: datetime, batch: int = 500) -> int:
+        """Publish again every event published since `since`, in order; returns how many.
+
+        For a broker that lost what it held (Redis restarted without persistence): the rows
+        stay marked published, and every consumer takes an event once (by event id, with the
+        same task id), so an event it had already taken changes nothing."""
+        t = self.table
+        after, count = 0, 0
+        while True:
+            with engine.connect() as connection:
+                rows = connection.execute(
+                    select(t)
+                    .where(t.c.published_at >= since, t.c.sequence > after)
+                    .order_by(t.c.sequence)
+                    .limit(batch)
+                ).all()
+            if not rows:
+                return count
+            for row in rows:
+                for task_name in SUBSCRIBERS.get(row.type, ()):
+                    publish(task_name, self.envelope(row))
+            count += len(rows)
+            after = rows[-1].sequence
+
     def pending(self, engine: Engine) -> int:
         t = self.table
         with engine.connect() as connection:
             query = select(func.count()).select_from(t).where(t.c.published_at.is_(None))
             return connection.execute(query).scalar_one()
+
+
+class BrokerMemory(Protocol):
+    """Whether the broker still holds what was published to it (shared.celery_app)."""
+
+    def forgot(self) -> bool: ...
+
+    def remember(self) -> None: ...
 
 
 def run_relay(
@@ -137,9 +185,16 @@ def run_relay(
     publish: Publish,
     ready: Callable[[], bool],
     interval: float,
+    memory: BrokerMemory | None = None,
+    window: timedelta = timedelta(hours=1),
 ) -> None:
     """Relay until SIGTERM/SIGINT: publish what is pending, wait `interval` when idle, and
-    back off while the broker is unreachable (`ready()` false) so no lock is held for it."""
+    back off while the broker is unreachable (`ready()` false) so no lock is held for it.
+
+    When the broker comes back without its data (`memory.forgot()`: Redis restarted empty),
+    the tasks it held are gone, consumed or not: publish again every event of the last
+    `window` (shared.relay.republish_window), then carry on.
+    """
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -149,6 +204,15 @@ def run_relay(
         try:
             if not ready():
                 raise ConnectionError("broker unreachable")
+            if memory is not None and memory.forgot():
+                since = datetime.now(UTC) - window
+                again = outbox.republish(engine, publish, since)
+                memory.remember()
+                log.warning(
+                    "relay for %s: the broker had lost its queues; published again the %d "
+                    "event(s) since %s",
+                    outbox.producer, again, since.isoformat(timespec="seconds"),
+                )  # fmt: skip
             published = outbox.relay_once(engine, publish)
             backoff = interval
         except Exception as exc:
