@@ -22,6 +22,7 @@ import qrcode
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from PIL import Image
 
 from shared.config import Settings
 
@@ -122,12 +123,20 @@ class BadgeVerifier:
 
 
 def qr_png(token: str, box_size: int = 8) -> bytes:
-    """The badge's QR code as PNG bytes (alphanumeric mode, error correction M)."""
+    """The badge's QR code as PNG bytes (alphanumeric mode, error correction M, the quiet
+    zone of 4 modules), one bit a pixel."""
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box_size)
     code.add_data(token)
     code.make(fit=True)
+    # The same pixels as `code.make_image()`, at half the cost: one pixel a module, then
+    # scaled up, instead of drawing every module as a rectangle.
+    matrix = code.get_matrix()
+    side = len(matrix)
+    image = Image.new("1", (side, side))
+    image.putdata([0 if dark else 1 for row in matrix for dark in row])
+    image = image.resize((side * box_size, side * box_size), Image.Resampling.NEAREST)
     out = io.BytesIO()
-    code.make_image().save(out, format="PNG")
+    image.save(out, format="PNG")
     return out.getvalue()
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from services.checkin.models import Gate, OrganizerGrant, ReplicaEvent, ScannerToken
@@ -51,10 +51,34 @@ def scanner_gate(session: Session, digest: str) -> Gate:
 def device(session: Session, digest: str) -> tuple[Gate, ScannerToken]:
     token = session.get(ScannerToken, digest)
     if token is None:
-        if session.get(OrganizerGrant, digest) is not None:
-            raise access.wrong_role("a scanner")
-        raise access.unknown_token()
+        raise _not_a_device(session, digest)
     return session.get(Gate, token.gate_id), token
+
+
+# The token, its gate and the gate's area (joined by the relationship) and the event, at once.
+_DEVICE_AND_EVENT = (
+    select(ScannerToken, Gate, ReplicaEvent)
+    .join(Gate, Gate.id == ScannerToken.gate_id)
+    .outerjoin(ReplicaEvent, ReplicaEvent.slug == Gate.event_slug)
+    .where(ScannerToken.digest == bindparam("digest"))
+)
+
+
+def device_at_event(
+    session: Session, digest: str
+) -> tuple[Gate, ScannerToken, ReplicaEvent | None]:
+    """`device` and its event (None until registration announced it) in one round-trip: the
+    first of the few a live scan makes."""
+    row = session.execute(_DEVICE_AND_EVENT, {"digest": digest}).first()
+    if row is None:
+        raise _not_a_device(session, digest)
+    return row.Gate, row.ScannerToken, row.ReplicaEvent
+
+
+def _not_a_device(session: Session, digest: str) -> Exception:
+    if session.get(OrganizerGrant, digest) is not None:
+        return access.wrong_role("a scanner")
+    return access.unknown_token()
 
 
 def organizer_event(session: Session, digest: str, slug: str) -> ReplicaEvent:

@@ -57,10 +57,10 @@ def post_scan(data: dict):
     admission is durable before it is answered."""
     r = resources()
     with r.db.sessions.begin() as session:
-        gate, token = access.device(session, bearer_digest())
+        gate, token, event = access.device_at_event(session, bearer_digest())
         outcome = scanning.scan(
             session, r.verifier, gate, data["token"], data["direction"], data["area"],
-            actor=f"{token.role}:{token.label}",
+            actor=f"{token.role}:{token.label}", event=event,
         )  # fmt: skip
     if outcome.result.passes:  # committed: the dashboards may look
         live.changed(gate.event_slug)

@@ -189,7 +189,7 @@ class Conflict(Base):
     area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"))
     kind: Mapped[str] = mapped_column(String(32), default="double_admission")
     winner_scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"))
-    loser_scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"))
+    loser_scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"), index=True)
     detected_at: Mapped[datetime] = mapped_column(default=_now)
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(120))

@@ -29,6 +29,7 @@ from services.checkin import presence, scanning
 from services.checkin.admission import Direction, Result, Source, message
 from services.checkin.areas import area_by_code
 from services.checkin.models import Area, Conflict, Gate, Presence, ReplicaBadge, Scan
+from services.checkin.models import outbox as events
 from services.checkin.presence import ENTER, LEAVE, Movement, State
 from shared.badges import BadgeClaim, BadgeVerifier
 from shared.db import as_utc, utcnow
@@ -64,32 +65,52 @@ def sync(
             gate = session.get(Gate, gate_id)
             rows, new = _apply_chunk(session, verifier, gate, unique[start : start + chunk], actor)
             applied += new
-            conflicts = _conflicts_of(session, [r.id for r in rows.values()])
-            answers.update(
-                (client_id, answer(session, row, conflicts.get(row.id)))
-                for client_id, row in rows.items()
-            )
+            answers.update(_answers(session, rows))
     return [answers[s.client_id] for s in scans], applied
 
 
 def answer(session: Session, row: Scan, conflict_id: int | None = None) -> dict:
     """A logged scan as the device is told about it: the same every time it asks."""
-    badge = session.get(ReplicaBadge, row.badge_id) if row.badge_id else None
-    if badge is not None and badge.event_id != row.event_id:
-        badge = None
-    area = session.get(Area, row.area_id) if row.area_id else None
+    return _answers(session, {row.client_id: row}, {row.id: conflict_id})[row.client_id]
+
+
+def _answers(
+    session: Session, rows: dict[str, Scan], conflicts: dict[int, int] | None = None
+) -> dict[str, dict]:
+    """`answer` for a chunk of logged scans: their badges, areas, gates and conflicts are
+    loaded with one query each, not one a scan."""
+    scans = list(rows.values())
+    if conflicts is None:
+        conflicts = _conflicts_of(session, [r.id for r in scans])
+    badges = _by_id(session, ReplicaBadge, ReplicaBadge.badge_id, {r.badge_id for r in scans})
+    areas = _by_id(session, Area, Area.id, {r.area_id for r in scans})
+    gates = _by_id(session, Gate, Gate.id, {r.gate_id for r in scans})
+    answers = {}
+    for client_id, row in rows.items():
+        badge = badges.get(row.badge_id)
+        area, gate = areas.get(row.area_id), gates.get(row.gate_id)
+        answers[client_id] = {
+            "id": row.client_id,
+            "result": Result(row.result),
+            "message": row.message,
+            "gate": gate.name if gate else None,
+            "area": area.code if area else None,
+            "scanned_at": as_utc(row.scanned_at),
+            "occurred_at": as_utc(row.occurred_at),
+            "badge": badge if badge is not None and badge.event_id == row.event_id else None,
+            "inside_since": as_utc(row.inside_since) if row.inside_since else None,
+            "inside_gate": row.inside_gate,
+            "conflict": conflicts.get(row.id),
+        }
+    return answers
+
+
+def _by_id(session: Session, model, column, ids: set) -> dict:
+    ids.discard(None)
+    if not ids:
+        return {}
     return {
-        "id": row.client_id,
-        "result": Result(row.result),
-        "message": row.message,
-        "gate": scanning.gate_name(session, row.gate_id),
-        "area": area.code if area else None,
-        "scanned_at": as_utc(row.scanned_at),
-        "occurred_at": as_utc(row.occurred_at),
-        "badge": badge,
-        "inside_since": as_utc(row.inside_since) if row.inside_since else None,
-        "inside_gate": row.inside_gate,
-        "conflict": conflict_id,
+        getattr(r, column.key): r for r in session.scalars(select(model).where(column.in_(ids)))
     }
 
 
@@ -118,6 +139,7 @@ def _apply_chunk(
         return known, 0
     now = utcnow()
     event = scanning.event_of(session, gate.event_slug)
+    categories = scanning.categories_of(session, event)
     places: dict[str | None, scanning.Place] = {}
     claims = {s.client_id: scanning.verify(verifier, s.token) for s in todo}
     badge_ids = sorted({c.badge_id for c in claims.values() if c is not None})
@@ -160,7 +182,9 @@ def _apply_chunk(
             queued, places[queued.area], claim, _utc(queued.occurred_at, now),
             _PROVISIONAL + index,
         )  # fmt: skip
-        refused = scanning.refuse(session, item.place, claim, badge, queued.direction)
+        refused = scanning.refuse(
+            session, item.place, claim, badge, queued.direction, categories=categories
+        )
         if refused:
             item.result, item.why = refused
         else:  # presence decides, in time order, below
@@ -200,17 +224,19 @@ def _apply_chunk(
         )  # fmt: skip
         for key, winner, loser in dict.fromkeys(found)
     )
-    for key, final in finals.items():
-        if final is not None or key in stored:
-            if final is not None:
-                final.entry_scan_id = None
-            presence.store(session, key[0], key[1], final)
-    for item in items:
-        row = rows[item.provisional]
-        if item.result.passes:
-            scanning.announce(session, row, badges[row.badge_id], item.place.area.code, gate.name)
-        else:
-            scanning.announce_rejection(session, row, item.place.area.code, gate.name)
+    presence.store_many(
+        session, {key: final for key, final in finals.items() if final is not None or key in stored}
+    )
+    events.add_many(
+        session,
+        (
+            scanning.admission_event(row, badges[row.badge_id], item.place.area.code, gate.name)
+            if item.result.passes
+            else scanning.rejection_event(row, item.place.area.code, gate.name)
+            for item in items
+            for row in (rows[item.provisional],)
+        ),
+    )
     session.flush()
     return {**known, **{row.client_id: row for row in rows.values()}}, len(todo)
 

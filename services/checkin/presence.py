@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, bindparam, delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -167,6 +167,37 @@ def store(session: Session, badge_id: int, area_id: int, state: State | None) ->
     session.execute(statement)
 
 
+def store_many(session: Session, states: dict[tuple[int, int], State | None]) -> None:
+    """`store` for many (badge, area) keys at once: one DELETE and one batched upsert (an
+    offline sync settles thousands of badges in a transaction)."""
+    gone = [key for key, state in states.items() if state is None]
+    if gone:
+        session.execute(
+            delete(Presence).where(tuple_(Presence.badge_id, Presence.area_id).in_(gone))
+        )
+    rows = [
+        {"badge_id": badge_id, "area_id": area_id, "event_id": state.event_id,
+         "inside": state.inside, "first_in_at": state.first_in_at,
+         "first_gate_id": state.first_gate_id, "last_in_at": state.last_in_at,
+         "last_gate_id": state.last_gate_id, "last_out_at": state.last_out_at}
+        for (badge_id, area_id), state in states.items()
+        if state is not None
+    ]  # fmt: skip
+    if not rows:
+        return
+    statement = _dialect(session).insert(Presence.__table__)
+    changed = {name: statement.excluded[name] for name in _STORED}
+    session.execute(
+        statement.on_conflict_do_update(index_elements=["badge_id", "area_id"], set_=changed), rows
+    )
+
+
+_STORED = (
+    "event_id", "inside", "first_in_at", "first_gate_id", "last_in_at", "last_gate_id",
+    "last_out_at",
+)  # fmt: skip
+
+
 def current(session: Session, badge_id: int, area_id: int, *, lock: bool = False) -> State | None:
     """The stored presence of one badge in one area (locked for the transaction on request)."""
     query = select(Presence).where(Presence.badge_id == badge_id, Presence.area_id == area_id)
@@ -190,41 +221,53 @@ def enter(
     session: Session, badge_id: int, event_id: int, area_id: int, gate_id: int | None, now: datetime
 ) -> bool:
     """Flip the badge to inside the area unless it already is; True when this call did it."""
-    p = Presence.__table__
-    statement = (
-        _dialect(session)
-        .insert(p)
-        .values(
-            badge_id=badge_id,
-            area_id=area_id,
-            event_id=event_id,
-            inside=True,
-            first_in_at=now,
-            first_gate_id=gate_id,
-            last_in_at=now,
-            last_gate_id=gate_id,
-        )
-        .on_conflict_do_update(
-            index_elements=[p.c.badge_id, p.c.area_id],
-            set_={"inside": True, "last_in_at": now, "last_gate_id": gate_id},
-            where=p.c.inside.is_(False),
-        )
-        .returning(p.c.badge_id)
-    )
-    return session.execute(statement).first() is not None
+    values = {"p_badge_id": badge_id, "p_area_id": area_id, "p_event_id": event_id}
+    values |= {"p_gate_id": gate_id, "p_now": now}
+    return session.execute(_ENTER[_dialect_name(session)], values).first() is not None
 
 
 def leave(session: Session, badge_id: int, area_id: int, now: datetime) -> bool:
     """Flip the badge to outside the area if it is inside; True when this call did it."""
-    statement = (
-        update(Presence)
-        .where(
-            Presence.badge_id == badge_id, Presence.area_id == area_id, Presence.inside.is_(True)
+    values = {"p_badge_id": badge_id, "p_area_id": area_id, "p_now": now}
+    return session.execute(_LEAVE, values).first() is not None
+
+
+def _enter_statement(dialect):
+    """Built once per dialect, executed with parameters: a live scan runs it every time."""
+    p = Presence.__table__
+    gate, now = bindparam("p_gate_id"), bindparam("p_now", type_=p.c.last_in_at.type)
+    return (
+        dialect.insert(p)
+        .values(
+            badge_id=bindparam("p_badge_id"),
+            area_id=bindparam("p_area_id"),
+            event_id=bindparam("p_event_id"),
+            inside=True,
+            first_in_at=now,
+            first_gate_id=gate,
+            last_in_at=now,
+            last_gate_id=gate,
+        )  # fmt: skip
+        .on_conflict_do_update(
+            index_elements=[p.c.badge_id, p.c.area_id],
+            set_={"inside": True, "last_in_at": now, "last_gate_id": gate},
+            where=p.c.inside.is_(False),
         )
-        .values(inside=False, last_out_at=now)
-        .returning(Presence.badge_id)
+        .returning(p.c.badge_id)
     )
-    return session.execute(statement).first() is not None
+
+
+_ENTER = {"postgresql": _enter_statement(postgresql), "sqlite": _enter_statement(sqlite)}
+_LEAVE = (
+    update(Presence.__table__)
+    .where(
+        Presence.badge_id == bindparam("p_badge_id"),
+        Presence.area_id == bindparam("p_area_id"),
+        Presence.inside.is_(True),
+    )
+    .values(inside=False, last_out_at=bindparam("p_now", type_=Presence.last_out_at.type))
+    .returning(Presence.badge_id)
+)
 
 
 def _row(badge_id: int, area_id: int, state: State) -> Presence:
@@ -242,4 +285,8 @@ def _row(badge_id: int, area_id: int, state: State) -> Presence:
 
 
 def _dialect(session: Session):
-    return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return postgresql if _dialect_name(session) == "postgresql" else sqlite
+
+
+def _dialect_name(session: Session) -> str:
+    return "postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"

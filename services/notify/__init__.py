@@ -17,6 +17,7 @@ from shared import db
 from shared.celery_app import create_celery
 from shared.config import Settings
 from shared.web import create_service_app
+from shared.webhook_watch import WebhookWatch
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "alembic_version_notify"
@@ -32,6 +33,7 @@ class Resources:
     db: db.Database
     secrets: Secrets
     celery: Celery  # sends only: a replayed delivery's task
+    watch: WebhookWatch  # tells the relays which events an endpoint wants
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -42,7 +44,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     database = db.Database.at(settings.notify_database_url)
     app, smorest = create_service_app(__name__, "Rollcall notify", settings, database)
     app.extensions["notify"] = Resources(
-        database, secrets_from(settings), create_celery("notify-api", settings)
+        database,
+        secrets_from(settings),
+        create_celery("notify-api", settings),
+        WebhookWatch.at(settings.redis_url),
     )
     smorest.register_blueprint(api.blp)
     return app

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import unicodedata
 from datetime import UTC
 
+import redis
 from flask import request
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import func, or_, select
 
 from services.notify import access, resources, webhook_delivery, webhooks
@@ -23,7 +25,7 @@ from services.notify.models import (
 )
 from shared.access import ShownOnce, bearer_digest
 from shared.db import as_utc
-from shared.errors import ErrorBody, NotFound
+from shared.errors import ErrorBody, NotFound, Problem
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,10 @@ blp = Blueprint(
 )
 BEARER = [{"bearer": []}]
 CHANNELS = ("email", "webhook", "sms")
+
+
+class _Unavailable(Problem):
+    status = 503
 
 
 class UtcDateTime(fields.AwareDateTime):
@@ -44,10 +50,17 @@ class UtcDateTime(fields.AwareDateTime):
         return super()._serialize(value and as_utc(value), attr, obj, **kwargs)
 
 
+def _no_control_characters(text: str) -> None:
+    """Stored as written: no NUL (PostgreSQL refuses it), no other control character, no lone
+    surrogate (JSON can spell `\\ud800`; UTF-8 cannot)."""
+    if any(unicodedata.category(c) in {"Cc", "Cs"} for c in text):
+        raise ValidationError("Must not contain control characters.")
+
+
 class WebhookIn(Schema):
     url = fields.String(
         required=True,
-        validate=validate.Length(max=2000),
+        validate=[validate.Length(max=2000), _no_control_characters],
         metadata={"description": "https://…; http:// only for localhost"},
     )
     event_types = fields.List(
@@ -56,7 +69,9 @@ class WebhookIn(Schema):
         validate=validate.Length(min=1),
         metadata={"description": f"any of {', '.join(webhooks.HOOKABLE)}"},
     )
-    description = fields.String(load_default="", validate=validate.Length(max=200))
+    description = fields.String(
+        load_default="", validate=[validate.Length(max=200), _no_control_characters]
+    )
 
 
 class WebhookOut(Schema):
@@ -75,9 +90,12 @@ class WebhookCreated(WebhookOut):
 
 class NotificationQuery(Schema):
     state = fields.String(validate=validate.OneOf((*STATES, DEAD)))
-    kind = fields.String(validate=validate.Length(max=32))
+    kind = fields.String(validate=[validate.Length(max=32), _no_control_characters])
     channel = fields.String(validate=validate.OneOf(CHANNELS))
-    delegate = fields.Integer(metadata={"description": "a registration's id"})
+    delegate = fields.Integer(
+        validate=validate.Range(min=1, max=2**31 - 1),  # an integer column's range
+        metadata={"description": "a registration's id"},
+    )
 
 
 class NotificationOut(Schema):
@@ -148,6 +166,11 @@ def register_webhook(data: dict, slug: str):
     with r.db.sessions.begin() as session:
         event = access.organiser_event(session, _token(), slug)
         hook, secret = webhooks.register(session, event.id, r.secrets, **data)
+        # Before the commit: the relays enqueue this congress's events for it from now on.
+        try:
+            r.watch.add(event.id, hook.event_types)
+        except redis.RedisError as exc:
+            raise _Unavailable("webhooks_unavailable", "Try again in a moment.") from exc
         return ShownOnce(hook, secret=secret)
 
 

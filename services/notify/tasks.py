@@ -12,9 +12,11 @@ subscribed webhook."""
 from __future__ import annotations
 
 import functools
+import logging
 import uuid
 from datetime import datetime
 
+import redis
 from sqlalchemy.exc import OperationalError
 
 from services.notify import (
@@ -35,6 +37,9 @@ from services.notify.messages import KINDS, REMINDER
 from services.notify.worker import app, resources, settings
 from shared.db import utcnow
 from shared.events import NOTIFY_WEBHOOKS, parse, queue_of
+from shared.webhook_watch import WebhookWatch
+
+log = logging.getLogger(__name__)
 
 # Worth another try: the SMTP server or the database is briefly away. Everything else (a
 # malformed event, a 5xx refusal) would fail the same way again.
@@ -202,7 +207,27 @@ def webhook_event(envelope: dict) -> int:
     """Record a delivery for each of the event's webhooks subscribed to this type (once per
     webhook and event id) and send them; returns how many were sent off."""
     loaded, payload = parse(envelope)
+    _restore_watch()
     return _to_webhooks(webhooks.hook_event(loaded, payload))
+
+
+def _restore_watch() -> None:
+    """Relays enqueue every event while Redis has lost which ones endpoints want: write it
+    again (shared/webhook_watch.py)."""
+
+    def subscriptions():
+        with resources().sessions() as session:
+            return webhooks.subscriptions(session)
+
+    try:
+        _watch().restore(subscriptions)
+    except redis.RedisError as exc:  # relays go on enqueueing everything meanwhile
+        log.warning("webhook subscriptions not restored: %s", type(exc).__name__)
+
+
+@functools.cache
+def _watch() -> WebhookWatch:
+    return WebhookWatch.at(settings.redis_url)
 
 
 @vip.on_arrival

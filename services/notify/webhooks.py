@@ -152,6 +152,14 @@ def active(session: Session, event_id: int) -> list[Webhook]:
     return list(session.scalars(statement.order_by(Webhook.id)))
 
 
+def subscriptions(session: Session) -> set[tuple[int, str]]:
+    """Every (congress, event type) some active endpoint is subscribed to."""
+    rows = session.execute(
+        select(Webhook.event_id, Webhook.event_types).where(Webhook.deleted_at.is_(None))
+    )
+    return {(congress, kind) for congress, kinds in rows for kind in kinds}
+
+
 def delete(session: Session, event_id: int, webhook_id: int) -> None:
     """Stop sending to an endpoint; its deliveries stay in the log, pending ones are dropped."""
     hook = session.get(Webhook, webhook_id)
