@@ -117,12 +117,22 @@ def error_body(error: HTTPException) -> dict:
     return {"error": detail}
 
 
+def _json_too_deep(error: RecursionError):
+    """A body nested deeper than Python's recursion limit (`[[[[…`) makes the standard JSON
+    decoder raise RecursionError, which webargs does not turn into a 400 as it does other bad
+    JSON. Any other RecursionError is a bug of ours: raised again, it is a logged 500."""
+    if "decoding a JSON" not in str(error):
+        raise error
+    return Problem("bad_request", "The JSON body is nested too deeply.").body(), 400
+
+
 class RollcallApi(Api):
     ERROR_SCHEMA = ErrorBody
 
     def _register_error_handlers(self):
         super()._register_error_handlers()
         self._app.register_error_handler(Problem, lambda p: (p.body(), p.status))
+        self._app.register_error_handler(RecursionError, _json_too_deep)
 
     def handle_http_exception(self, error: HTTPException):
         if isinstance(error, InternalServerError):

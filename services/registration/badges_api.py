@@ -13,6 +13,7 @@ from services.registration import resources
 from services.registration.access import organiser, organiser_required, registration_actor
 from services.registration.changes import badge_token
 from services.registration.models import Badge, Registration
+from services.registration.schemas import Text
 from shared.access import bearer_digest, bearer_required
 from shared.badges import qr_png
 from shared.dates import event_dates
@@ -28,7 +29,7 @@ class PrintArgs(Schema):
 
 
 class SheetArgs(PrintArgs):
-    category = fields.String(validate=validate.Length(max=40))
+    category = Text(validate=validate.Length(max=40))  # no NUL for PostgreSQL
 
 
 @blp.get("/registrations/<id:registration_id>/badge.png")

@@ -257,10 +257,11 @@ def list_imports(slug: str, pagination_parameters):
     with resources().db.reads() as session:
         event, _actor = organiser(session, bearer_digest(), slug)
         jobs = import_jobs.listed(event)
-        pagination_parameters.item_count = session.scalar(
-            select(func.count()).select_from(jobs.order_by(None).subquery())
-        )
+        total = session.scalar(select(func.count()).select_from(jobs.order_by(None).subquery()))
+        pagination_parameters.item_count = total
         first, size = pagination_parameters.first_item, pagination_parameters.page_size
+        if first >= total:  # past the end, however far: no offset too large for the database
+            return []
         return session.scalars(jobs.offset(first).limit(size)).all()
 
 

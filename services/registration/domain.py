@@ -31,7 +31,9 @@ _JOINERS = {"\u200c", "\u200d"}
 
 
 def has_control_characters(text: str) -> bool:
-    return any(unicodedata.category(ch) in {"Cc", "Cf"} and ch not in _JOINERS for ch in text)
+    """Control and format characters, and lone surrogates (JSON can spell `\\ud800`, but no
+    database can store it in UTF-8)."""
+    return any(unicodedata.category(ch) in {"Cc", "Cf", "Cs"} and ch not in _JOINERS for ch in text)
 
 
 def email_key(email: str) -> str:

@@ -39,7 +39,10 @@ class EmailAddress(fields.Email):
     """An e-mail address, without the white space a paste brings along."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).strip()
+        address = super()._deserialize(value, attr, data, **kwargs).strip()
+        if has_control_characters(address):  # the e-mail validator lets a lone surrogate by
+            raise ValidationError("Must not contain control characters.")
+        return address
 
 
 class UtcDateTime(fields.AwareDateTime):
@@ -260,16 +263,19 @@ class RegistrationCreated(RegistrationOut):
 
 
 class RegistrationQuery(Schema):
-    q = fields.String(
+    q = Text(  # a NUL would reach the database's LIKE, which PostgreSQL refuses
         validate=validate.Length(max=100),
         metadata={"description": "part of a name (any script), e-mail, organisation, city"},
     )
     status = fields.String(
         validate=validate.OneOf(["pending", "confirmed", "waitlisted", "cancelled", "rejected"])
     )
-    category = fields.String(validate=validate.Length(max=40))
+    category = Text(validate=validate.Length(max=40))  # no NUL for PostgreSQL
     country = CountryCode()
-    delegation = fields.Integer(metadata={"description": "a delegation's id: its members"})
+    delegation = fields.Integer(
+        validate=validate.Range(min=1, max=2**31 - 1),  # an integer column's range
+        metadata={"description": "a delegation's id: its members"},
+    )
     arrived = fields.Boolean(metadata={"description": "true: admitted at a gate; false: not yet"})
     duplicates = fields.Boolean(
         metadata={
