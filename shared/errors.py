@@ -6,6 +6,7 @@ import logging
 
 from flask_smorest import Api
 from marshmallow import Schema, fields
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,15 @@ def _json_too_deep(error: RecursionError):
     return Problem("bad_request", "The JSON body is nested too deeply.").body(), 400
 
 
+def _database_unavailable(error: OperationalError):
+    """The database did not answer (a dropped connection, a failover, SQLite's lock held too
+    long): nothing was written, so the caller may simply try again. Logged with the cause, in
+    case it is not an outage after all."""
+    log.error("database unavailable", exc_info=error)
+    body = Problem("unavailable", "The database is not reachable just now; try again.").body()
+    return body, 503, {"Retry-After": "5"}
+
+
 class RollcallApi(Api):
     ERROR_SCHEMA = ErrorBody
 
@@ -133,6 +143,7 @@ class RollcallApi(Api):
         super()._register_error_handlers()
         self._app.register_error_handler(Problem, lambda p: (p.body(), p.status))
         self._app.register_error_handler(RecursionError, _json_too_deep)
+        self._app.register_error_handler(OperationalError, _database_unavailable)
 
     def handle_http_exception(self, error: HTTPException):
         if isinstance(error, InternalServerError):

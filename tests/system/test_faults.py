@@ -102,3 +102,5 @@ def test_a_database_connection_cut_loses_nothing(system: System, size):
     )  # fmt: skip
     assert_kept(outcome, system, NOTIFY_CONCURRENCY)
     assert failures(outcome.during.outcomes), "the database was unreachable"
+    errors = [k for k in outcome.answers.snapshot() if k.endswith(" 500")]
+    assert not errors, "an unreachable database is a 503 (try again), not a 500"
