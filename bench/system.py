@@ -16,19 +16,16 @@ import os
 import secrets
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import psycopg
 import redis
-from psycopg import sql
 from sqlalchemy import func, insert, select
 
-from rollcall import demo, processes
+from rollcall import databases, demo, processes
 from rollcall.cluster import Cluster
 from services import checkin, notify, registration
 from services.checkin import areas
@@ -150,17 +147,8 @@ def scratch_database(kind: str, directory: Path) -> Iterator[str]:
         yield f"sqlite:///{directory / 'rollcall.db'}"
         return
     admin = POSTGRES_ADMIN if kind == "postgresql" else kind
-    admin = admin.replace("postgresql+psycopg://", "postgresql://")
-    name = f"rollcall_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield admin.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with databases.scratch_database(admin, "rollcall_bench") as url:
+        yield url
 
 
 @contextmanager
@@ -262,7 +250,7 @@ def _wait_for_replica(settings: Settings, slug: str, timeout: float = 60) -> int
 
 def _rss_of_tree(pid: int) -> int:
     total = 0
-    for member in [pid, *_descendants(pid)]:
+    for member in [pid, *processes.descendants(pid)]:
         try:
             for line in Path(f"/proc/{member}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -270,20 +258,3 @@ def _rss_of_tree(pid: int) -> int:
         except OSError:
             continue
     return total
-
-
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found

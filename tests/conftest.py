@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
+from rollcall import databases
 from shared.badges import generate_keypair
 from shared.config import Settings
 from shared.db import Database
@@ -53,18 +52,10 @@ def postgres() -> str:
 
 def create_postgres_database(admin_url: str) -> str:
     """A new, empty database on the server at `admin_url`; returns its URL."""
-    name = f"rollcall_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+    return databases.create_database(admin_url, "rollcall_test")
 
 
-def drop_postgres_database(admin_url: str, url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+drop_postgres_database = databases.drop_database
 
 
 @contextmanager
@@ -129,14 +120,7 @@ def database_url(request, tmp_path, migrated_templates) -> Iterator[str]:
         shutil.copyfile(source, target)
         yield f"sqlite:///{target}"
         return
-    name = f"rollcall_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template.rsplit("/", 1)[1])
-            )
-        )
-    url = admin.rsplit("/", 1)[0] + f"/{name}"
+    url = databases.create_database(admin, "rollcall_test", template)
     try:
         yield url
     finally:

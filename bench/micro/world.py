@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import os
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from rollcall import processes
+from rollcall import databases, processes
 from services import checkin
 from services.checkin import areas
 from services.checkin.models import ReplicaBadge, ReplicaCategory, ReplicaEvent
@@ -57,17 +54,8 @@ def scratch_database(url: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="rollcall-bench-") as directory:
             yield f"sqlite:///{directory}/checkin.db"
         return
-    admin = url.replace("postgresql+psycopg://", "postgresql://")
-    name = f"rollcall_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield admin.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with databases.scratch_database(url, "rollcall_bench") as scratch:
+        yield scratch
 
 
 # One device scans far faster here than a gate can: the flood guards would refuse it.

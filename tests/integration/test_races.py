@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import random
 import shutil
-import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 from sqlalchemy import select
 
+from rollcall import databases
 from services.registration.models import Registration
 from tests.conftest import drop_postgres_database
 from tests.integration.conftest import delegate
@@ -56,14 +54,7 @@ def stack(request, tmp_path_factory, migrated_templates, badge_keys):
         url = f"sqlite:///{directory / 'rollcall.db'}"
         shutil.copyfile(Path(template.removeprefix("sqlite:///")), directory / "rollcall.db")
     else:
-        name = f"rollcall_test_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                    sql.Identifier(name), sql.Identifier(template.rsplit("/", 1)[1])
-                )
-            )
-        url = admin.rsplit("/", 1)[0] + f"/{name}"
+        url = databases.create_database(admin, "rollcall_test", template)
     try:
         with races.running_stack(kind, url, directory, badge_keys) as running:
             yield running

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from rollcall import processes
-from rollcall.processes import free_port, redis_executable
+from rollcall.processes import descendants, free_port, redis_executable
 
 __all__ = [
     "ROOT",
@@ -90,27 +90,6 @@ def stop_process(p: subprocess.Popen, timeout: float = 10.0) -> int:
             # Not yet reaped, so the group id is still this process's own.
             os.killpg(p.pid, signal.SIGKILL)
     return p.wait(timeout)
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid` now (read from /proc). A process manager may put its
-    children in process groups of their own, so a group signal does not reach them all."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:  # gone meanwhile
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def running(pids: Sequence[int]) -> list[int]:

@@ -16,18 +16,15 @@ import contextlib
 import os
 import secrets
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
 
-from rollcall import demo
+from rollcall import databases, demo
 from rollcall.cluster import Cluster
 from services.registration.models import Event
 from shared.badges import BadgeSigner
@@ -92,14 +89,7 @@ class System:
 
 def copy_of(admin_url: str, template_url: str) -> str:
     """A new database on the server of `admin_url`, copied from the migrated template."""
-    name = f"rollcall_faults_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template_url.rsplit("/", 1)[1])
-            )
-        )
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+    return databases.create_database(admin_url, "rollcall_faults", template_url)
 
 
 @contextmanager
