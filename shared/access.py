@@ -15,6 +15,7 @@ from pathlib import Path
 from flask import request
 
 from shared.errors import Forbidden, Unauthorized
+from shared.secret_files import secret_file
 
 PREFIXES = {"organizer": "org", "scanner": "scn", "manage": "mng"}
 
@@ -69,14 +70,7 @@ def feed_token(settings) -> str:
     if settings.feed_token:
         return settings.feed_token
     path = Path(settings.keys_dir) / FEED_TOKEN_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with open(path, "x") as new:  # exclusive: two processes starting at once keep one
-            path.chmod(0o600)
-            new.write(f"rc_feed_{secrets.token_urlsafe(32)}\n")
-    except FileExistsError:
-        pass
-    return path.read_text().strip()
+    return secret_file(path, lambda: f"rc_feed_{secrets.token_urlsafe(32)}")
 
 
 def same_secret(presented_digest: str, expected: str) -> bool:

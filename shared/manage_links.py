@@ -13,9 +13,9 @@ import base64
 import hashlib
 import hmac
 import secrets
-from pathlib import Path
 
 from shared import access
+from shared.secret_files import secret_file
 
 KEY_FILE = "manage-link.key"
 
@@ -47,18 +47,8 @@ def links_from(settings) -> ManageLinks:
     notify)."""
     if settings.manage_link_key:
         return ManageLinks(bytes.fromhex(settings.manage_link_key))
-    return ManageLinks(bytes.fromhex(_ensure_key(settings.keys_dir / KEY_FILE)))
-
-
-def _ensure_key(path: Path) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with open(path, "x") as new:  # exclusive: two processes starting at once keep one key
-            path.chmod(0o600)
-            new.write(secrets.token_hex(32) + "\n")
-    except FileExistsError:
-        pass
-    return path.read_text().strip()
+    key = secret_file(settings.keys_dir / KEY_FILE, lambda: secrets.token_hex(32))
+    return ManageLinks(bytes.fromhex(key))
 
 
 def manage_url(registration_url: str, registration_id: int, token: str) -> str:

@@ -23,7 +23,6 @@ import ipaddress
 import secrets
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from marshmallow import Schema, fields
@@ -35,6 +34,7 @@ from services.notify.models import QUEUED, KnownDelegate, Notification, Webhook
 from shared import events as ev
 from shared.db import utcnow
 from shared.errors import Conflict, Invalid, NotFound
+from shared.secret_files import secret_file
 
 CHANNEL = KIND = "webhook"
 DELIVERY_TASK = "notify.webhook_delivery"
@@ -76,15 +76,8 @@ def secrets_from(settings) -> Secrets:
     there on first use (a laptop; in production set the variable for notify's API and workers)."""
     if settings.webhook_secret_key:
         return Secrets(bytes.fromhex(settings.webhook_secret_key))
-    path: Path = settings.keys_dir / KEY_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with open(path, "x") as new:  # exclusive: two processes starting at once keep one key
-            path.chmod(0o600)
-            new.write(secrets.token_hex(32) + "\n")
-    except FileExistsError:
-        pass
-    return Secrets(bytes.fromhex(path.read_text().strip()))
+    key = secret_file(settings.keys_dir / KEY_FILE, lambda: secrets.token_hex(32))
+    return Secrets(bytes.fromhex(key))
 
 
 def signature(secret: str, body: bytes, timestamp: int | None = None) -> str:
