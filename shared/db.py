@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import DateTime, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import sessionmaker
 
 # Each service declares its own `Base(DeclarativeBase)` with these, so its metadata (and its
@@ -22,6 +24,8 @@ NAMING_CONVENTION = {
 }
 TYPE_ANNOTATIONS = {datetime: DateTime(timezone=True)}
 _WRITES = "rollcall_writes"
+# A pooled connection idle for longer than this is pinged before it is handed out.
+PING_AFTER = 1.0
 
 
 def utcnow() -> datetime:
@@ -43,9 +47,9 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if not url.startswith("sqlite"):
-        return create_engine(
-            url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True
-        )
+        engine = create_engine(url, pool_size=5, max_overflow=10, hide_parameters=True)
+        _ping_when_idle(engine)
+        return engine
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -71,6 +75,31 @@ def make_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before handing it out only when it sat idle for PING_AFTER.
+
+    `pool_pre_ping` pings before every checkout: a round-trip on every scan, for a connection
+    that a request gave back a moment ago. One idle longer (the server may have restarted, or
+    the network cut it, meanwhile) is still pinged, and a dead one replaced unseen. A
+    connection that dies in the moment between two requests fails its statement instead: the
+    request answers 503 (try again, shared/web.py) and SQLAlchemy, seeing a disconnect,
+    replaces every connection of the pool."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection, record):
+        if record is not None:
+            record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _handed_out(dbapi_connection, record, _proxy):
+        if time.monotonic() - record.info.get("returned_at", float("-inf")) < PING_AFTER:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool connects anew, up to three times
+            raise DisconnectionError("the database connection was lost") from exc
 
 
 def for_writes(engine: Engine) -> Engine:

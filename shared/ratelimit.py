@@ -41,18 +41,7 @@ class RateLimit:
 
     def hit(self, who: str) -> int:
         """Count one request by `who`; returns 0 when allowed, else seconds to wait."""
-        now = int(time.time())
-        window_start = now - now % self.window
-        key = self._key(who, window_start)
-        try:
-            pipe = self.client.pipeline()
-            pipe.incr(key)
-            pipe.expire(key, self.window + 1)
-            count = pipe.execute()[0]
-        except redis.RedisError as exc:
-            log.warning("rate limit %s not checked: %s", self.name, type(exc).__name__)
-            return 0
-        return 0 if count <= self.limit else window_start + self.window - now or 1
+        return hit_all([(self, who)])
 
     def failures(self, who: str) -> int:
         """How many `who` has spent in this window (without counting one more)."""
@@ -66,6 +55,29 @@ class RateLimit:
     def rest_of_window(self) -> int:
         """Seconds until the window ends and the counts start afresh."""
         return self.window - int(time.time()) % self.window or 1
+
+
+def hit_all(hits: list[tuple[RateLimit, str]]) -> int:
+    """Count one request against each (limit, who) in one round-trip to Redis (the limits
+    share a client): 0 when every limit allows it, else the longest wait in seconds."""
+    now = int(time.time())
+    pipe = hits[0][0].client.pipeline(transaction=False)
+    for rate, who in hits:
+        key = rate._key(who, now - now % rate.window)
+        pipe.incr(key)
+        pipe.expire(key, rate.window + 1)
+    try:
+        counts = pipe.execute()[::2]
+    except redis.RedisError as exc:
+        names = ", ".join(rate.name for rate, _ in hits)
+        log.warning("rate limit %s not checked: %s", names, type(exc).__name__)
+        return 0
+    waits = [
+        (now - now % rate.window) + rate.window - now or 1
+        for (rate, _), count in zip(hits, counts, strict=True)
+        if count > rate.limit
+    ]
+    return max(waits, default=0)
 
 
 def by_address() -> str:
@@ -85,19 +97,22 @@ def too_many(wait: int, message: str):
 
 
 def limit_endpoints(
-    app: Flask, endpoints: set[str], rate: RateLimit, key: Key = by_address
+    app: Flask, endpoints: set[str], *limits: RateLimit | tuple[RateLimit, Key]
 ) -> None:
-    """Apply `rate` to the named Flask endpoints (e.g. "registration.register"), counted per
-    `key` (by default the client's address)."""
-    if rate.limit <= 0:
+    """Apply each limit to the named Flask endpoints (e.g. "registration.register"), counted
+    per its key (a `(limit, key)` pair; a bare limit counts per client address), all of them
+    in one round-trip to Redis."""
+    keyed = [limit if isinstance(limit, tuple) else (limit, by_address) for limit in limits]
+    keyed = [(rate, key) for rate, key in keyed if rate.limit > 0]
+    if not keyed:
         return
 
     @app.before_request
     def _limit():
         if request.endpoint not in endpoints:
             return None
-        who = key()
-        wait = rate.hit(who) if who is not None else 0
+        hits = [(rate, who) for rate, key in keyed if (who := key()) is not None]
+        wait = hit_all(hits) if hits else 0
         if wait:
             return too_many(wait, "Too many requests.")
         return None

@@ -62,8 +62,8 @@ def _limit_scans(app: Flask, settings: Settings) -> None:
     client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=1)
     scans = {"checkin.post_scan", "checkin.post_batch"}
     per_device = RateLimit(client, "scan-device", settings.scan_rate_limit)
-    limit_endpoints(app, scans, per_device, key=by_bearer)
-    limit_endpoints(app, scans, RateLimit(client, "scan-address", settings.scan_address_rate_limit))
+    per_address = RateLimit(client, "scan-address", settings.scan_address_rate_limit)
+    limit_endpoints(app, scans, (per_device, by_bearer), per_address)
 
 
 def resources() -> Resources:

@@ -2,7 +2,9 @@
 
 Whatever changes presence (a scan, a synced offline queue, a check-in by hand, an undo, a day
 close, a resolved conflict) publishes a small "changed" notice on the event's Redis channel
-once its transaction has committed. Every stream, in whichever gunicorn worker or checkin
+once its transaction has committed (a process publishes an event's notice at most ten times a
+second: during a rush, one notice stands for every scan of its tenth of a second, and the last
+change is never left untold). Every stream, in whichever gunicorn worker or checkin
 replica serves it, listens on that channel and recomputes the snapshot from the database (at
 most four times a second however fast the gates scan), sending it only when it differs from
 the last one sent. Nothing a replica needs lives in process memory: a lost notice costs at most
@@ -57,6 +59,7 @@ RETRY_MS = 2000
 # the rest of a worker's threads to the gates (see the Procfile's --threads).
 STREAMS_PER_PROCESS = 4
 QUIET_AFTER_FAILURE = 5.0  # seconds without publishing once Redis did not answer
+NOTICE_INTERVAL = 0.1  # seconds between one process's notices for one event
 
 blp = Blueprint("checkin_live", __name__, url_prefix="/api/v1/events", description="Live")
 
@@ -78,9 +81,35 @@ class Live:
         self.redis = redis.Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=5)
         self.streams = threading.BoundedSemaphore(STREAMS_PER_PROCESS)
         self._quiet_until = 0.0
+        self._lock = threading.Lock()
+        self._told: dict[str, float] = {}  # when this process last published each event's notice
+        self._owed: set[str] = set()  # events whose notice waits for NOTICE_INTERVAL to pass
 
     def changed(self, slug: str) -> None:
-        """Tell every dashboard of the event to look again; never fails the caller."""
+        """Tell every dashboard of the event to look again: now, or, when this process told
+        them less than NOTICE_INTERVAL ago, as soon as that interval is over. Never fails
+        the caller, never makes it wait."""
+        now = time.monotonic()
+        with self._lock:
+            if slug in self._owed:
+                return  # the notice on its way covers this change too: it leaves later
+            wait = self._told.get(slug, float("-inf")) + NOTICE_INTERVAL - now
+            if wait > 0:
+                self._owed.add(slug)
+                timer = threading.Timer(wait, self._tell_owed, (slug,))
+                timer.daemon = True
+                timer.start()
+                return
+            self._told[slug] = now
+        self._publish(slug)
+
+    def _tell_owed(self, slug: str) -> None:
+        with self._lock:
+            self._owed.discard(slug)
+            self._told[slug] = time.monotonic()
+        self._publish(slug)
+
+    def _publish(self, slug: str) -> None:
         if time.monotonic() < self._quiet_until:
             return
         try:

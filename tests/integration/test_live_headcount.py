@@ -375,6 +375,31 @@ def test_a_burst_of_notices_is_coalesced_to_four_recomputes_a_second_and_none_is
     assert len(computed) <= 1.6 / live.MIN_INTERVAL + 2
 
 
+def test_a_rush_of_scans_in_one_process_is_a_few_notices_and_the_last_comes_after_the_last_scan(
+    forum,
+):
+    slug = f"rush-{uuid.uuid4().hex[:8]}"
+    listener = redis.Redis.from_url(forum.settings.redis_url).pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(live.CHANNEL.format(slug=slug))
+    wait_until(
+        lambda: listener.get_message(timeout=0.05) is None and listener.subscribed,
+        timeout=2,
+        what="the subscription",
+    )
+    notices = live.Live(forum.settings.redis_url)
+    started = time.monotonic()
+    for _ in range(300):  # a rush: three hundred changes as fast as one process makes them
+        notices.changed(slug)
+    last_change = time.monotonic()
+    heard = []
+    while listener.get_message(timeout=0.5) is not None:
+        heard.append(time.monotonic())
+    listener.close()
+    allowed = (last_change - started) / live.NOTICE_INTERVAL + 2
+    assert 1 <= len(heard) <= allowed, (len(heard), allowed)
+    assert heard[-1] >= last_change  # the last change is told, after it happened
+
+
 def test_the_dashboard_page_is_an_empty_shell_in_either_language(forum):
     forum.replicate()
     client = forum.checkin

@@ -95,6 +95,26 @@ def test_one_address_is_held_back_whichever_tokens_it_scans_with(forum, limited)
     assert scan(gates, tokens[0], address=NOBODY).status_code == 200
 
 
+def test_both_scan_limits_are_counted_in_one_round_trip_and_both_hold(forum, limited, monkeypatch):
+    gates = limited(checkin, scan_rate_limit=3, scan_address_rate_limit=5)
+    north, south = forum.scanner_tokens["North"], forum.scanner_tokens["South"]
+    trips = []
+    real = redis.client.Pipeline.execute
+    monkeypatch.setattr(
+        redis.client.Pipeline,
+        "execute",
+        lambda pipe, *a, **k: trips.append(1) or real(pipe, *a, **k),
+    )
+
+    answers = [scan(gates, north) for _ in range(4)] + [scan(gates, south) for _ in range(3)]
+
+    assert len(trips) == len(answers)  # one pipeline a scan, however many limits count it
+    assert [a.status_code for a in answers[:3]] == [200] * 3
+    assert refused(answers[3])  # north's own limit
+    assert answers[4].status_code == 200  # south is its own device, the address has room
+    assert refused(answers[5]) and refused(answers[6])  # the address is spent (5 counted)
+
+
 def test_manage_token_endpoints_are_limited_per_address(forum, limited):
     desk = limited(registration, manage_rate_limit=3)
     mine = forum.register()
