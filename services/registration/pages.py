@@ -95,9 +95,9 @@ TEXT = {
         "confirm_received": "We have received your registration and will write to {email}.",
         "registration_number": "Registration number",
         "token_title": "Your registration code",
-        "token_help": "Keep this code: you will need it to change or cancel your "
-        "registration. It is shown only this once and is not in the e-mail, so copy it or "
-        "print this page now.",
+        "token_help": "Keep this code: it opens your registration, to change or cancel it. "
+        "Every e-mail we send you carries it too, in your personal link to that page; it is "
+        "not shown here again.",
         "copy_code": "Copy code",
         "copied": "Copied",
         "copy_failed": "Select the code and copy it by hand.",
@@ -260,8 +260,8 @@ TEXT = {
         "confirm_received": "我们已收到您的报名，并将发送邮件至 {email}。",
         "registration_number": "报名编号",
         "token_title": "您的报名代码",
-        "token_help": "请妥善保存此代码，修改或取消报名时需要使用。此代码仅显示这一次，"
-        "也不会包含在邮件中，请立即复制或打印本页。",
+        "token_help": "请妥善保存此代码，修改或取消报名时需要使用。我们发给您的每封邮件中的"
+        "专属链接也包含此代码；此页面不会再次显示。",
         "copy_code": "复制代码",
         "copied": "已复制",
         "copy_failed": "请选中代码后手动复制。",

@@ -74,6 +74,16 @@ def test_the_page_speaks_the_asked_or_the_browsers_language(
     assert 'data-endpoint="/api/v1/events/gmf2023/registrations"' in html
 
 
+@pytest.mark.parametrize(("lang", "link"), [("en", "personal link"), ("zh", "专属链接")])
+def test_the_registration_code_note_tells_that_every_mail_carries_it_in_a_link(client, lang, link):
+    # Every mail carries the manage link with the code (services/notify/messages.py); the page
+    # once told delegates the opposite, so some copied a code they already had in their mail.
+    html = client.get(f"{PAGE}?lang={lang}").get_data(as_text=True)
+    note = html.split('id="token-help"', 1)[1].split("</p>", 1)[0]
+    assert link in note
+    assert "not in the e-mail" not in note and "不会包含在邮件中" not in note
+
+
 def test_every_country_the_api_accepts_is_offered_with_a_name_in_both_languages():
     codes = {country.alpha_2 for country in pycountry.countries}
     for lang in ("en", "zh"):
