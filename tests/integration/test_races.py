@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from rollcall import databases
-from services.registration.models import Registration
+from services.registration.models import Registration, outbox
 from tests.conftest import drop_postgres_database
 from tests.integration.conftest import delegate
 from tests.support import races
@@ -172,6 +172,58 @@ def test_cancellations_racing_registrations_never_confirm_more_than_the_seats(st
         now = Counter(registrations_of(stack, slug, f"seat-{round_}").values())
         assert peak[f"seat-{round_}"] <= seats, (round_, peak)
         assert now["confirmed"] == min(seats, now["confirmed"] + now["waitlisted"]), (round_, now)
+
+
+@sized({"rounds": 6, "clients": 6, "seats": 3}, {"rounds": 40, "clients": 16, "seats": 5})
+def test_an_organiser_setting_a_capacity_while_delegates_register_never_oversells_it(stack, size):
+    """Per round an open category (no capacity) gets a capacity while delegates register in
+    it. In the outbox's order (registrations and the change each hold the event's lock), every
+    registration decided after the change is confirmed while a seat is free, and waitlisted
+    only when none is."""
+    rounds, clients, seats = size["rounds"], size["clients"], size["seats"]
+    slug, organiser = new_event(stack, [None] * rounds)
+    limits = [{"categories": [{"code": f"seat-{r}", "capacity": seats}]} for r in range(rounds)]
+    bodies = [[delegate(category=f"seat-{r}") for r in range(rounds)] for _ in range(clients)]
+    register_url = f"{stack.registration_url}/api/v1/events/{slug}/registrations"
+    event_url = f"{stack.registration_url}/api/v1/events/{slug}"
+    programs = [(races.send_as, ("PATCH", event_url, [("", organiser)] * rounds, limits))] + [
+        (races.post_as, (register_url, [("", None)] * rounds, mine)) for mine in bodies
+    ]
+    answers = races.race(programs, rounds)
+
+    tally = Counter(outcome for client in answers[1:] for _, outcome, _ in client)
+    assert all(status == 200 for status, _, _ in answers[0]), answers[0]
+    assert all(status == 201 for client in answers[1:] for status, _, _ in client), tally
+    after = decisions_after_each_change(stack, slug)
+    report(stack, "capacity set while registering", rounds=rounds, clients=clients, seats=seats,
+           decided_after=sum(map(len, after.values())), **tally)  # fmt: skip
+    for round_ in range(rounds):
+        category = f"seat-{round_}"
+        for held, status in after[category]:
+            assert status == ("confirmed" if held < seats else "waitlisted"), (round_, held, status)
+        given = [client[round_] for client in answers[1:]]
+        assert registrations_of(stack, slug, category) == {i: o for _, o, i in given}
+
+
+def decisions_after_each_change(stack, slug: str) -> dict[str, list[tuple[int, str]]]:
+    """Replaying the event's outbox in sequence order, where the n-th `event.updated` set the
+    capacity of `seat-<n>`: each registration of that category after it, as the confirmed
+    delegates it found there and the status it was given."""
+    table, held, changed = outbox.table, Counter(), set()
+    after = defaultdict(list)
+    with stack.db.reads() as session:
+        rows = session.execute(select(table.c.type, table.c.payload).order_by(table.c.sequence))
+        for kind, payload in rows:
+            if (payload.get("event") or {}).get("slug") != slug:
+                continue
+            if kind == "event.updated":
+                changed.add(f"seat-{len(changed)}")
+            elif kind == "delegate.registered":
+                category, status = payload["delegate"]["category"], payload["delegate"]["status"]
+                if category in changed:
+                    after[category].append((held[category], status))
+                held[category] += status == "confirmed"
+    return after
 
 
 # --- 2. many gates, many badges ------------------------------------------------------------------

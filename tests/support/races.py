@@ -105,8 +105,15 @@ def outcome(status: int, body: dict) -> str:
 def post_as(session, round_: int, url: str, targets: list[tuple], bodies: list) -> tuple:
     """POST `bodies[round_]` to `url`, its `{}` filled with the round's target, with the
     round's token (`targets[round_]` is both): (status, outcome, id)."""
+    return send_as(session, round_, "POST", url, targets, bodies)
+
+
+def send_as(
+    session, round_: int, method: str, url: str, targets: list[tuple], bodies: list
+) -> tuple:
+    """`post_as` with another method (an organiser's PATCH)."""
     target, token = targets[round_]
-    status, body = call(session, "POST", url.format(target), token, bodies[round_])
+    status, body = call(session, method, url.format(target), token, bodies[round_])
     return status, outcome(status, body), body.get("id")
 
 
