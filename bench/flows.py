@@ -85,7 +85,7 @@ def steady_registrations(system: System, rate: float, seconds: float, mail_wait:
             "given_name": "Clara",
             "family_name": "Steady",
             "email": email,
-            "organisation": "Bench",
+            "organisation": f"Bench delegation {run}-{n}",  # a person of their own
             "city": "Guangzhou",
             "country": "CN",
             "category": "delegate",

@@ -1,5 +1,6 @@
 -- wrk script: POST a registration with an address of its own per request to the path given;
--- every answer must be 201 with a confirmed registration.
+-- every answer must be 201 with a confirmed registration. Each is a person of their own (no
+-- possible_duplicate warning): an address and an organisation of its own.
 --   wrk -t N -c N -s register.lua URL -- RUN_ID PATH
 dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "report.lua")
 
@@ -12,7 +13,8 @@ end
 function request()
   n = n + 1
   local body = '{"given_name":"Clara","family_name":"Bench","email":"' .. prefix .. "-" .. n ..
-    '@bench.example.org","organisation":"Bench","city":"Guangzhou","country":"CN",' ..
+    '@bench.example.org","organisation":"Bench delegation ' .. prefix .. "-" .. n ..
+    '","city":"Guangzhou","country":"CN",' ..
     '"category":"delegate","language":"en","consent":true}'
   return wrk.format("POST", path, headers, body)
 end

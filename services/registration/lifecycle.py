@@ -115,8 +115,13 @@ def register(
     )
 
 
+LISTED_DUPLICATES = 10
+
+
 def likely_duplicates(session: Session, registration: Registration) -> list[int]:
-    """Other live registrations of the event that look like the same person."""
+    """Other live registrations of the event that look like the same person: the earliest
+    LISTED_DUPLICATES of them (they go into the audit trail and the event; organisers list
+    them all with `?duplicates=true`)."""
     return list(
         session.scalars(
             select(Registration.id)
@@ -128,6 +133,7 @@ def likely_duplicates(session: Session, registration: Registration) -> list[int]
                 Registration.erased_at.is_(None),
             )
             .order_by(Registration.id)
+            .limit(LISTED_DUPLICATES)
         )
     )
 

@@ -8,8 +8,10 @@ import json
 import threading
 
 import pytest
+from sqlalchemy import select
 
 from services import registration
+from services.registration.lifecycle import LISTED_DUPLICATES
 from services.registration.models import outbox as registration_outbox
 from tests.integration.conftest import bearer, delegate
 
@@ -387,3 +389,19 @@ def test_the_replica_keeps_the_newest_state_whatever_order_events_arrive_in(foru
     with sessions() as session:
         badge = session.get(ReplicaBadge, mayor["badge"]["id"])
         assert (badge.version, badge.status, badge.revision) == (2, "active", 3)
+
+
+def test_a_registration_lists_at_most_the_ten_earliest_likely_duplicates(forum):
+    same = {"given_name": "Jana", "family_name": "Novák", "organisation": "Praha"}
+    earlier = [forum.register(**same)["id"] for _ in range(LISTED_DUPLICATES + 2)]
+    latest = forum.register(**same)
+
+    assert [w["code"] for w in latest["warnings"]] == ["possible_duplicate"]
+    table = registration_outbox.table
+    sessions = forum.registration.application.extensions["registration"].db.reads
+    with sessions() as session:
+        payloads = session.scalars(
+            select(table.c.payload).where(table.c.type == "delegate.registered")
+        ).all()
+    (announced,) = [p for p in payloads if p["delegate"]["id"] == latest["id"]]
+    assert announced["detail"]["possible_duplicate_of"] == earlier[:LISTED_DUPLICATES]
