@@ -72,19 +72,23 @@ def _transport_options(visibility_timeout: int) -> dict:
 
 
 def publisher(app: Celery) -> Publish:
-    """Publish an event envelope to a subscriber task by name, on the task's own queue.
+    """Publish a message (an envelope, or a batched task's list of them) to a subscriber task
+    by name, on the task's own queue.
 
-    The task id is derived from event and task, so a republished event carries the same id."""
+    The task id is derived from the task and the envelopes' event ids, so a republished event,
+    or batch of the same events, carries the same id."""
 
-    def publish(task_name: str, envelope: dict) -> None:
-        task_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{envelope['event_id']}/{task_name}"))
+    def publish(task_name: str, message: dict | list[dict]) -> None:
+        envelopes = message if isinstance(message, list) else [message]
+        events = ",".join(envelope["event_id"] for envelope in envelopes)
+        first, more = envelopes[0], len(envelopes) - 1
         app.send_task(
             task_name,
-            args=(envelope,),
+            args=(message,),
             queue=queue_of(task_name),
-            task_id=task_id,
+            task_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{events}/{task_name}")),
             # Envelopes carry names and addresses: keep them out of task events and logs.
-            argsrepr=f"<{envelope['type']} {envelope['event_id']}>",
+            argsrepr=f"<{first['type']} {first['event_id']}{f' +{more}' if more else ''}>",
             retry=True,
             retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.5},
         )

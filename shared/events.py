@@ -7,7 +7,11 @@ task's prefix names (`checkin.apply_registration_event` runs on queue `checkin`)
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+import logging
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+log = logging.getLogger(__name__)
 
 ENVELOPE_VERSION = 1
 
@@ -64,6 +68,13 @@ SUBSCRIBERS: dict[str, tuple[str, ...]] = {
     CHECKIN_EXITED: (NOTIFY_WEBHOOKS,),
     CHECKIN_REJECTED: (NOTIFY_WEBHOOKS,),
 }
+
+# Subscribers that take a list of envelopes, not one: the relay sends each of them one message
+# a round holding every envelope bound for it, in sequence order. Every admission goes to
+# these two, and a Celery task per admission cost their workers more than the gate's own
+# work; a batch is recorded in one transaction. (Webhooks stay one task per event: each is
+# its own delivery, to endpoints that fail alone.)
+BATCHED = frozenset({RECORD_ARRIVAL, NOTIFY_ARRIVAL})
 
 
 def queue_of(task_name: str) -> str:
@@ -236,3 +247,27 @@ def parse(envelope: dict) -> tuple[dict, dict]:
     loaded = Envelope().load(envelope)
     payload = PAYLOADS[loaded["type"]]().load(loaded["payload"])
     return loaded, payload
+
+
+def parse_batch(envelopes: list[dict] | dict, event_type: str) -> list[tuple[dict, dict]]:
+    """Parse the envelopes of a batched task (BATCHED), leaving out, with a warning, any that
+    is malformed or of another type: one bad event must not hold up the others. A lone
+    envelope, as queued before these tasks took batches, is a batch of one."""
+    parsed = []
+    for envelope in [envelopes] if isinstance(envelopes, dict) else envelopes:
+        try:
+            loaded, payload = parse(envelope)
+        except ValidationError as exc:
+            _skipped(envelope, f"malformed ({', '.join(sorted(exc.messages_dict))})")
+            continue
+        if loaded["type"] != event_type:
+            _skipped(envelope, f"not {event_type}")
+            continue
+        parsed.append((loaded, payload))
+    return parsed
+
+
+def _skipped(envelope, why: str) -> None:
+    # The event's id and type only: an envelope carries names and addresses.
+    known = envelope if isinstance(envelope, dict) else {}
+    log.warning("event %s (%s) skipped: %s", known.get("event_id"), known.get("type"), why)

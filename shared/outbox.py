@@ -34,12 +34,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from shared.db import as_utc, for_writes
-from shared.events import ENVELOPE_VERSION, PAYLOADS, SUBSCRIBERS
+from shared.events import BATCHED, ENVELOPE_VERSION, PAYLOADS, SUBSCRIBERS
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[[str, dict], None]
-"""Send one envelope to one subscriber task, by task name; raise if it was not accepted."""
+Publish = Callable[[str, dict | list[dict]], None]
+"""Send one message to a subscriber task, by task name: an envelope, or for a batched task
+(shared.events.BATCHED) a list of envelopes; raise if it was not accepted."""
 
 
 @functools.cache
@@ -107,11 +108,12 @@ class Outbox:
         """Publish pending events in order; returns how many were published.
 
         Rows are locked (`SKIP LOCKED` on PostgreSQL) so several relays share the work. An
-        event is marked only once every subscriber's task was accepted by the broker; a
-        failure leaves it, and everything after it, for the next round.
+        event is marked only once every subscriber's message for it was accepted by the broker
+        (for a batched task, the round's one message holding it); a failure leaves it, and
+        everything after it, for the next round. The round's published rows are marked with one
+        statement.
         """
         t = self.table
-        published = 0
         with for_writes(engine).begin() as connection:
             rows = connection.execute(
                 select(t)
@@ -120,32 +122,29 @@ class Outbox:
                 .limit(batch)
                 .with_for_update(skip_locked=True)
             ).all()
-            for row in rows:
-                try:
-                    for task_name in SUBSCRIBERS.get(row.type, ()):
-                        publish(task_name, self.envelope(row))
-                except Exception as exc:
-                    log.warning("relay: event %s not published yet: %s", row.sequence, exc)
-                    connection.execute(
-                        update(t)
-                        .where(t.c.sequence == row.sequence)
-                        .values(attempts=t.c.attempts + 1, last_error=str(exc)[:500])
-                    )
-                    break
+            done, error = self._publish(rows, publish)
+            if done:
                 connection.execute(
                     update(t)
-                    .where(t.c.sequence == row.sequence)
+                    .where(t.c.sequence.in_([row.sequence for row in rows[:done]]))
                     .values(published_at=datetime.now(UTC), attempts=t.c.attempts + 1)
                 )
-                published += 1
-        return published
+            if error is not None:
+                held = rows[done].sequence
+                log.warning("relay: event %s not published yet: %s", held, error)
+                connection.execute(
+                    update(t)
+                    .where(t.c.sequence == held)
+                    .values(attempts=t.c.attempts + 1, last_error=str(error)[:500])
+                )
+        return done
 
     def republish(self, engine: Engine, publish: Publish, since: datetime, batch: int = 500) -> int:
         """Publish again every event published since `since`, in order; returns how many.
 
         For a broker that lost what it held (Redis restarted without persistence): the rows
-        stay marked published, and every consumer takes an event once (by event id, with the
-        same task id), so an event it had already taken changes nothing."""
+        stay marked published, and every consumer takes an event once (by event id), so an
+        event it had already taken changes nothing. A failure raises: the caller starts over."""
         t = self.table
         after, count = 0, 0
         while True:
@@ -158,11 +157,45 @@ class Outbox:
                 ).all()
             if not rows:
                 return count
-            for row in rows:
-                for task_name in SUBSCRIBERS.get(row.type, ()):
-                    publish(task_name, self.envelope(row))
+            _done, error = self._publish(rows, publish)
+            if error is not None:
+                raise error
             count += len(rows)
             after = rows[-1].sequence
+
+    def _publish(self, rows: list, publish: Publish) -> tuple[int, Exception | None]:
+        """Send the messages for `rows` (in sequence order): one per event to most subscribers,
+        one holding all the rows' envelopes bound for it to a batched one (BATCHED). Returns
+        how many rows, from the first, had every message accepted, and the error that stopped
+        the next one (None when all were).
+
+        A row that fails stops the rows after it, and batches hold only the rows before it. A
+        batch that fails ends the published rows at its first one: batches sent after it leave
+        that row and the later ones out; one sent before it may hold a few of them, which go
+        again next round (consumers take an event once).
+        """
+        envelopes = [self.envelope(row) for row in rows]
+        done, error = len(rows), None
+        batches: dict[str, list[int]] = {}
+        for i, envelope in enumerate(envelopes):
+            try:
+                for task_name in SUBSCRIBERS.get(envelope["type"], ()):
+                    if task_name in BATCHED:
+                        batches.setdefault(task_name, []).append(i)
+                    else:
+                        publish(task_name, envelope)
+            except Exception as exc:
+                done, error = i, exc
+                break
+        for task_name, held in batches.items():
+            held = [i for i in held if i < done]
+            if not held:
+                continue
+            try:
+                publish(task_name, [envelopes[i] for i in held])
+            except Exception as exc:
+                done, error = held[0], exc
+        return done, error
 
     def pending(self, engine: Engine) -> int:
         t = self.table

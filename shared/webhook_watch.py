@@ -71,10 +71,11 @@ class WebhookWatch:
 def only_watched(publish: Publish, watch: WebhookWatch) -> Publish:
     """`publish`, leaving out webhook tasks for events no endpoint wants."""
 
-    def publish_watched(task_name: str, envelope: dict) -> None:
-        if task_name == NOTIFY_WEBHOOKS and not watch.wanted(envelope):
+    def publish_watched(task_name: str, message: dict | list[dict]) -> None:
+        # A webhook task takes one envelope (it is not batched: shared.events.BATCHED).
+        if task_name == NOTIFY_WEBHOOKS and not watch.wanted(message):
             return
-        publish(task_name, envelope)
+        publish(task_name, message)
 
     return publish_watched
 

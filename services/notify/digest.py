@@ -19,9 +19,9 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify import delivery, office
+from services.notify.arrivals import zone
 from services.notify.dispatch import Outlet
 from services.notify.models import Arrival, KnownDelegate, KnownEvent, Notification
-from services.notify.vip import zone
 
 log = logging.getLogger(__name__)
 

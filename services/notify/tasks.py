@@ -2,8 +2,8 @@
 
 Subscriptions (shared/events.py SUBSCRIBERS): `notify.apply_event` ← event.created/updated,
 `notify.delegate_message` ← every delegate.* and badge.* change but the erasure,
-`notify.forget_delegate` ← delegate.erased, `notify.vip_alert` ← checkin.admitted (which
-enqueues `notify.send_sms` for protocol's SMS). Beat runs `notify.send_due_reminders` (which
+`notify.forget_delegate` ← delegate.erased, `notify.vip_alert` ← checkin.admitted in batches
+(it enqueues `notify.send_sms` for protocol's SMS). Beat runs `notify.send_due_reminders` (which
 enqueues one `notify.reminder` per delegate), `notify.send_due_digests` (one `notify.digest`
 per ended event day) and `notify.redrive_stalled`. `notify.webhook_event` ← every delegate.*,
 badge.* and checkin.* event (and `vip.arrived`) records a `notify.webhook_delivery` for each
@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from services.notify import (
     access,
+    arrivals,
     delivery,
     digest,
     dispatch,
@@ -36,7 +37,7 @@ from services.notify.mailer import MailDeferred
 from services.notify.messages import KINDS, REMINDER
 from services.notify.worker import app, resources, settings
 from shared.db import utcnow
-from shared.events import NOTIFY_WEBHOOKS, parse, queue_of
+from shared.events import BATCHED, CHECKIN_ADMITTED, NOTIFY_WEBHOOKS, parse, parse_batch, queue_of
 from shared.webhook_watch import WebhookWatch
 
 log = logging.getLogger(__name__)
@@ -137,9 +138,10 @@ def redrive_stalled() -> int:
 
 def _enqueue(kind: str, task_args: dict) -> None:
     task_name = TASK_FOR_KIND[kind]
+    message = [task_args] if task_name in BATCHED else task_args  # a VIP alert: its envelope
     # The arguments may name the delegate: keep them out of task events and logs.
     app.send_task(
-        task_name, args=(task_args,), queue=queue_of(task_name), argsrepr=f"<redrive {kind}>"
+        task_name, args=(message,), queue=queue_of(task_name), argsrepr=f"<redrive {kind}>"
     )
 
 
@@ -153,12 +155,28 @@ def _enqueue_reminder(task_args: dict) -> None:
 
 
 @app.task(name=VIP_ALERT, **RETRY)
-def vip_alert(envelope: dict) -> str:
-    """`checkin.admitted`: count the arrival (for the digest) and, for a flagged category's
-    first admission of the day at the venue, alert protocol by mail and SMS, once."""
-    loaded, payload = parse(envelope)
+def vip_alert(envelopes: list[dict]) -> list[str]:
+    """`checkin.admitted`, a batch (shared.events.BATCHED): count the arrivals (for the digest)
+    in one transaction and, for each flagged category's first admission of the day at the
+    venue, alert protocol by mail and SMS, once. A transient error retries the whole batch
+    (every step is idempotent); any other fails its own admission only, logged."""
+    outlet = resources().outlet
     protocol = vip.Protocol.from_settings(settings)
-    return vip.arrived(loaded, payload, resources().outlet, protocol, _enqueue_sms)
+    admitted = parse_batch(envelopes, CHECKIN_ADMITTED)
+    outcomes = []
+    for admission in arrivals.note_arrivals(outlet.sessions, admitted):
+        try:
+            outcomes.append(vip.alert(admission, outlet, protocol, _enqueue_sms))
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            # The event's id and type only: the error's text may quote the delegate.
+            failed = f"failed: {type(exc).__name__}"
+            log.error(
+                "VIP alert for %s (%s) %s", admission.envelope["event_id"], CHECKIN_ADMITTED, failed
+            )
+            outcomes.append(failed)
+    return outcomes
 
 
 @app.task(name=SEND_SMS, **RETRY)

@@ -3,18 +3,18 @@ venue for the first time on a local day of its event, the protocol office is tol
 e-mail (PROTOCOL_EMAIL) and SMS (PROTOCOL_PHONE), with name, title, delegation, category,
 gate, area and local time; and every listener of the `vip.arrived` fact is called.
 
-Every `checkin.admitted` also notes the badge's arrival that day (`notify_arrivals`), which the
-organiser digest counts. "First at the venue" is decided by that table, not by the mail: the
-row keeps the scan id of the day's first venue admission, so a re-entry after lunch, a hall
-door or a repeat of the same event never alerts again, and a retried task finds the same scan
-and sends (once) what it had not sent yet. One alert per badge per day: its idempotency key is
+Every `checkin.admitted` is noted first (services/notify/arrivals.py), and "first at the venue"
+is decided there, not by the mail: a re-entry after lunch, a hall door or a repeat of the same
+event never alerts again, and a retried task finds the same scan and sends (once) what it had
+not sent yet. One alert per badge per day: its idempotency key is
 `vip-arrival/<event>/<badge>/<day>`, its Message-ID derived from it.
 
 For other channels (webhooks): register a listener with `on_arrival`; it is called with a
 `VipArrival` inside the worker's task, after the arrival is recorded and before the mail is
 sent. It may be called again for the same arrival (a retried task): deduplicate on
 `arrival.key`, e.g. by deriving the webhook delivery's key from it. `arrival.payload()` is the
-JSON body of the `vip.arrived` fact. An exception in a listener retries the task.
+JSON body of the `vip.arrived` fact. A transient error in a listener (the database away)
+retries the task; any other fails this arrival's alert alone.
 """
 
 from __future__ import annotations
@@ -23,16 +23,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
-
-from services.notify import delivery, messages, office, replica
+from services.notify import delivery, messages, office
+from services.notify.arrivals import VENUE, Admission
 from services.notify.dispatch import Outlet
-from services.notify.models import Arrival, KnownDelegate, KnownEvent
+from services.notify.models import KnownDelegate
 from shared.config import Settings
-from shared.db import as_utc
 from shared.events import CHECKIN_ADMITTED, Envelope
 
 log = logging.getLogger(__name__)
@@ -40,7 +36,6 @@ log = logging.getLogger(__name__)
 VIP_ARRIVED = "vip.arrived"  # the fact listeners are told of
 ALERT = "vip-arrival"  # the protocol office's e-mail
 ALERT_SMS = "vip-arrival-sms"  # and its SMS
-VENUE = "venue"  # checkin's code of the congress centre itself (services/checkin/areas.py)
 # An admission older than this (an offline scanner synced hours later, a backlog after an
 # outage) is history, not news: it is counted, and protocol is not paged about it.
 FRESH_FOR = timedelta(hours=2)
@@ -127,67 +122,19 @@ def flagged(payload: dict, categories: frozenset[str]) -> bool:
     return payload["category"] in categories and (payload.get("area") or VENUE) == VENUE
 
 
-def zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def alert_key(event_id: int, badge_id: int, day: date, kind: str = ALERT) -> str:
     return f"{kind}/{event_id}/{badge_id}/{day.isoformat()}"
 
 
-def note_arrival(session: Session, payload: dict, day: date) -> bool:
-    """Record the admission in the badge's arrival row for `day`; True when it is the day's
-    first admission at the venue (the same scan again, on a retry, is still the first)."""
-    a = Arrival
-    where = (a.event_id == payload["event_id"], a.badge_id == payload["badge_id"], a.day == day)
-    row = session.scalar(select(a).where(*where))
-    if row is None:
-        row = Arrival(
-            event_id=payload["event_id"],
-            badge_id=payload["badge_id"],
-            registration_id=payload.get("registration_id"),
-            category=payload["category"],
-            day=day,
-            first_at=payload["at"],
-        )
-        session.add(row)
-        session.flush()  # a concurrent insert fails here, and the caller runs us again
-    elif payload["at"] < as_utc(row.first_at):  # an offline scan from earlier that day, synced late
-        row.first_at = payload["at"]
-    if (payload.get("area") or VENUE) != VENUE:
-        return False
-    session.execute(
-        update(a)
-        .where(a.id == row.id, a.venue_scan_id.is_(None))
-        .values(venue_scan_id=payload["scan_id"])
-    )
-    return session.scalar(select(a.venue_scan_id).where(a.id == row.id)) == payload["scan_id"]
-
-
-def arrived(
-    envelope: dict,
-    payload: dict,
-    outlet: Outlet,
-    protocol: Protocol,
-    send_sms: Callable[[dict], None],
+def alert(
+    admission: Admission, outlet: Outlet, protocol: Protocol, send_sms: Callable[[dict], None]
 ) -> str:
-    """Handle one loaded `checkin.admitted` event: count it, and alert protocol when it is a
-    flagged delegate's first arrival of the day at the venue. Returns what happened."""
-    with outlet.sessions() as session:
-        event = session.get(KnownEvent, payload["event_id"])
-        timezone = event.timezone if event else "UTC"
-        event_name = event.name if event else ""
-        labels = (event.categories or {}) if event else {}
-    local = payload["at"].astimezone(zone(timezone))
-    first = replica.retrying_once(
-        outlet.sessions, lambda session: note_arrival(session, payload, local.date())
-    )
+    """Alert protocol when a noted admission is a flagged delegate's first arrival of the day
+    at the venue, once (a retry sends only what was not sent). Returns what happened."""
+    envelope, payload, local = admission.envelope, admission.payload, admission.local
     if not flagged(payload, protocol.categories):
         return NOTED
-    if not first:
+    if not admission.first:
         return NOT_FIRST
     key = alert_key(payload["event_id"], payload["badge_id"], local.date())
     sms_key = alert_key(payload["event_id"], payload["badge_id"], local.date(), ALERT_SMS)
@@ -196,7 +143,9 @@ def arrived(
             delivery.give_up(outlet.sessions, stale, "stale: admitted too long ago")
         return STALE
 
-    fact = _fact(outlet, payload, key, event_name, labels, local)
+    event = admission.event
+    labels = (event.categories or {}) if event else {}
+    fact = _fact(outlet, payload, key, event.name if event else "", labels, local)
     for listener in _listeners:
         listener(fact)
     if protocol.phone:

@@ -17,7 +17,7 @@ from services.registration.worker import (
     signer,
 )
 from shared import db
-from shared.events import RECORD_ARRIVAL, parse
+from shared.events import CHECKIN_ADMITTED, RECORD_ARRIVAL, parse_batch
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +46,13 @@ def purge_expired() -> int:
     retry_jitter=True,
     max_retries=10,
 )
-def record_arrival(envelope: dict) -> bool:
-    """Note a delegate's first admission (`checkin.admitted`); a redelivery changes nothing."""
-    _loaded, payload = parse(envelope)
+def record_arrival(envelopes: list[dict]) -> int:
+    """Note delegates' first admissions (`checkin.admitted`, a batch: shared.events.BATCHED) in
+    one transaction; returns how many delegates arrived. A malformed envelope is logged and
+    left out; a redelivery changes nothing, so a retry takes the whole batch again."""
+    admitted = parse_batch(envelopes, CHECKIN_ADMITTED)
     with sessions().begin() as session:
-        return arrivals.record(session, payload["badge_id"], payload["at"])
+        return arrivals.record(session, [(p["badge_id"], p["at"]) for _, p in admitted])
 
 
 @app.task(

@@ -4,12 +4,15 @@ members within the quota; organisers see the delegation with its members and its
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
 from services.checkin.models import outbox as checkin_outbox
 from services.registration import arrivals
 from services.registration.models import Registration
-from shared.events import parse, queue_of
+from shared.db import as_utc
+from shared.events import CHECKIN_ADMITTED, RECORD_ARRIVAL, parse_batch, queue_of
 from tests.integration.conftest import bearer, delegate
 
 pytestmark = pytest.mark.integration
@@ -255,8 +258,8 @@ def test_organisers_see_which_delegations_have_arrived(forum, guangzhou):
 
     assert forum.scan(forum.badge_token(head["id"]))["result"] == "admitted"
     delivered = _deliver_checkin_events(forum)
-    assert delivered == [True]
-    assert _deliver_checkin_events(forum, again=True) == [False]  # a redelivery: no change
+    assert delivered == [1]
+    assert _deliver_checkin_events(forum, again=True) == [0]  # a redelivery: no change
 
     shown = listed()
     assert shown["arrival"] == {
@@ -273,6 +276,41 @@ def test_organisers_see_which_delegations_have_arrived(forum, guangzhou):
         headers=bearer(forum.organizer_token),
     ).get_json()
     assert [r["given_name"] for r in not_yet] == ["Lina"]
+
+
+def test_a_batch_of_arrivals_is_recorded_once_past_a_malformed_envelope_earliest_first(forum):
+    ana, ben = forum.register(given_name="Ana"), forum.register(given_name="Ben")
+    for delegate_ in (ana, ben):
+        assert forum.scan(forum.badge_token(delegate_["id"]))["result"] == "admitted"
+    engine = forum.checkin.application.extensions["checkin"].db.engine
+    relayed = []
+    checkin_outbox.relay_once(engine, lambda task, message: relayed.append((task, message)))
+    [batch] = [message for task, message in relayed if task == RECORD_ARRIVAL]
+    broken = {**batch[0], "event_id": "not-a-uuid"}
+    stray = {**batch[0], "payload": {"badge_id": batch[0]["payload"]["badge_id"]}}
+
+    assert _record_arrivals(forum, [broken, batch[0], stray, batch[1]]) == 2
+    first = _arrived(forum, ana, ben)
+    assert None not in first
+    assert _record_arrivals(forum, batch) == 0  # a redelivery: no change
+    assert _arrived(forum, ana, ben) == first
+
+    # Order-proof: a later admission changes nothing, an earlier one (synced late) wins.
+    at = datetime.fromisoformat(batch[0]["payload"]["at"])
+    later, earlier = (
+        {**batch[0], "payload": {**batch[0]["payload"], "at": (at + shift).isoformat()}}
+        for shift in (timedelta(hours=1), -timedelta(hours=1))
+    )
+    assert _record_arrivals(forum, [later]) == 0
+    assert _record_arrivals(forum, [earlier, later]) == 1
+    assert _arrived(forum, ana, ben) == [at - timedelta(hours=1), first[1]]
+
+
+def _arrived(forum, *registrations: dict) -> list:
+    sessions = forum.registration.application.extensions["registration"].db.sessions
+    with sessions() as session:
+        found = [session.get(Registration, r["id"]).arrived_at for r in registrations]
+    return [as_utc(at) if at else None for at in found]
 
 
 def test_a_likely_duplicate_is_registered_with_a_warning_and_organisers_can_find_both(forum):
@@ -311,21 +349,27 @@ def test_a_delegate_writes_their_own_latin_name_and_the_badge_prints_it(forum):
     assert back.get_json()["printed_latin_name"] == "Wang Xiaoming"
 
 
-_relayed: list[tuple[str, dict]] = []
+_relayed: list[tuple[str, dict | list[dict]]] = []
 
 
-def _deliver_checkin_events(forum, again: bool = False) -> list[bool]:
+def _deliver_checkin_events(forum, again: bool = False) -> list[int]:
     """Carry checkin's outbox to registration's `registration.*` subscribers, as the checkin
-    relay and the registration worker do; `again` delivers the last batch once more."""
+    relay and the registration worker do (a batch a message, one transaction a batch); `again`
+    delivers the last round once more. Returns how many delegates each message changed."""
     if not again:
         _relayed.clear()
         engine = forum.checkin.application.extensions["checkin"].db.engine
-        checkin_outbox.relay_once(engine, lambda task, env: _relayed.append((task, env)))
+        checkin_outbox.relay_once(engine, lambda task, message: _relayed.append((task, message)))
+    return [
+        _record_arrivals(forum, message)
+        for task, message in _relayed
+        if queue_of(task) == "registration"
+    ]
+
+
+def _record_arrivals(forum, envelopes: list[dict]) -> int:
+    """What `registration.record_arrival` does with its batch, on the forum's database."""
     sessions = forum.registration.application.extensions["registration"].db.sessions
-    changed = []
-    for task, envelope in _relayed:
-        if queue_of(task) == "registration":
-            _loaded, payload = parse(envelope)
-            with sessions.begin() as session:
-                changed.append(arrivals.record(session, payload["badge_id"], payload["at"]))
-    return changed
+    admitted = parse_batch(envelopes, CHECKIN_ADMITTED)
+    with sessions.begin() as session:
+        return arrivals.record(session, [(p["badge_id"], p["at"]) for _, p in admitted])

@@ -7,18 +7,19 @@ both databases: the `vip.arrived` listeners (the webhooks' hook) and a missing P
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, time, timedelta
 from email import message_from_bytes, policy
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from services import notify
-from services.notify import vip
+from services.notify import arrivals, vip
 from services.notify.digest import digest_key
 from services.notify.dispatch import Outlet
 from services.notify.messages import message_id
-from services.notify.models import SENT, Arrival, Notification
+from services.notify.models import FAILED, SENT, Arrival, Notification
 from shared.config import Settings
 from shared.db import as_utc, make_engine, make_sessions, utcnow
 from shared.events import CHECKIN_ADMITTED, DELEGATE_REGISTERED, EVENT_CREATED, parse
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.integration
 PROTOCOL = "protocol@forum.example.org"
 PHONE = "+8613800138000"
 ORGANISER = "organisers@forum.example.org"
-SHANGHAI = vip.zone("Asia/Shanghai")
+SHANGHAI = arrivals.zone("Asia/Shanghai")
 CATEGORIES = [
     {"code": "mayor", "label": "Mayor or governor", "areas": ["venue", "plenary"]},
     {"code": "vip", "label": "VIP guest", "areas": ["venue", "vip-lounge"]},
@@ -86,8 +87,8 @@ def register(stack, event: dict, **delegate) -> dict:
     return payload
 
 
-def admitted(stack, registered: dict, **fields) -> dict:
-    """A checkin.admitted event for a registered delegate through notify; returns its payload."""
+def admission(registered: dict, **fields) -> dict:
+    """A checkin.admitted event for a registered delegate (its envelope)."""
     payload = factories.checkin(
         event_id=registered["event"]["id"],
         badge_id=registered["badge"]["id"],
@@ -95,9 +96,19 @@ def admitted(stack, registered: dict, **fields) -> dict:
         category=registered["delegate"]["category"],
         **{"area": "venue", "source": "gate", **fields},
     )
-    envelope = factories.envelope(CHECKIN_ADMITTED, payload, producer="checkin")
-    stack.publish("notify.vip_alert", envelope)
-    return payload
+    return admission_of(payload)
+
+
+def admission_of(payload: dict) -> dict:
+    return factories.envelope(CHECKIN_ADMITTED, payload, producer="checkin")
+
+
+def admitted(stack, registered: dict, **fields) -> dict:
+    """A checkin.admitted event for a registered delegate through notify, a batch of its own;
+    returns its payload."""
+    envelope = admission(registered, **fields)
+    stack.publish("notify.vip_alert", [envelope])
+    return envelope["payload"]
 
 
 def mails(stack, wanted: str) -> list:
@@ -107,9 +118,13 @@ def mails(stack, wanted: str) -> list:
     return [m for m in found if m["Message-ID"] == wanted]
 
 
-def alert_id(payload: dict) -> str:
+def alert_key(payload: dict) -> str:
     day = datetime.fromisoformat(payload["at"]).astimezone(SHANGHAI).date()
-    return message_id(vip.alert_key(payload["event_id"], payload["badge_id"], day), MAIL_DOMAIN)
+    return vip.alert_key(payload["event_id"], payload["badge_id"], day)
+
+
+def alert_id(payload: dict) -> str:
+    return message_id(alert_key(payload), MAIL_DOMAIN)
 
 
 def wait_for(stack, wanted: str, what: str):
@@ -153,11 +168,15 @@ def test_a_mayors_first_arrival_at_the_venue_alerts_protocol_once_by_mail_and_sm
 
     # The same event again, a hall door, a re-entry after lunch, a delegate at the venue: none
     # alerts. A second VIP behind them (the solo worker takes tasks in order) marks the end.
-    stack.publish("notify.vip_alert", factories.envelope(CHECKIN_ADMITTED, first))
+    stack.publish("notify.vip_alert", [admission_of(first)])
     admitted(
         stack, mayor, gate="Hall A", area="plenary", at=(at + timedelta(minutes=5)).isoformat()
     )
-    admitted(stack, mayor, gate="North", at=(at + timedelta(hours=1)).isoformat())
+    # The re-entry an hour later, or before midnight in Guangzhou if that comes first (a new
+    # day there is a new first arrival).
+    midnight = datetime.combine(local.date() + timedelta(days=1), time(), SHANGHAI)
+    reentry = min(at + timedelta(hours=1), at + (midnight - at) / 2)
+    admitted(stack, mayor, gate="North", at=reentry.isoformat())
     delegate = register(stack, event, display_name="Ana Delegate", category="delegate")
     plain = admitted(stack, delegate, at=at.isoformat())
     guest = register(stack, event, display_name="Zoë Guest", title="Ambassador", category="vip")
@@ -189,6 +208,79 @@ def test_an_admission_synced_hours_later_counts_but_pages_nobody(stack, gateway)
     assert mails(stack, alert_id(stale)) == [] and sms_naming(gateway, "Late Mayor") == []
     with stack.sessions() as session:
         assert session.scalar(select(Arrival).where(Arrival.badge_id == stale["badge_id"]))
+
+
+def test_a_batch_alerts_each_vip_once_past_a_malformed_envelope_and_again_changes_nothing(
+    stack, gateway
+):
+    event = new_event(stack)
+    mayors = [
+        register(stack, event, display_name=f"Batch Mayor {n}", category="mayor") for n in (1, 2)
+    ]
+    guest = register(stack, event, display_name="Batch Guest", category="delegate")
+    at = utcnow().replace(microsecond=0).isoformat()
+    first, second, plain = (admission(r, at=at) for r in (*mayors, guest))
+    broken = {**first, "event_id": str(uuid.uuid4()), "payload": {"badge_id": 1}}
+    batch = [first, broken, plain, second]
+
+    stack.publish("notify.vip_alert", batch)
+    for envelope in (first, second):
+        wait_for(stack, alert_id(envelope["payload"]), "each VIP's alert")
+    arrivals_before = arrival_rows(stack, event)
+    stack.publish("notify.vip_alert", batch)  # a redelivery of the whole batch
+    barrier = register(stack, event, display_name="Batch Barrier", category="vip")
+    wait_for(stack, alert_id(admitted(stack, barrier, at=at)), "the barrier")
+
+    for n, envelope in enumerate((first, second), start=1):
+        assert len(mails(stack, alert_id(envelope["payload"]))) == 1
+        assert len(sms_naming(gateway, f"Batch Mayor {n}")) == 1
+    assert mails(stack, alert_id(plain["payload"])) == []
+    # Each admission noted once, as its badge's first at the venue; nothing for the malformed.
+    assert arrivals_before == {
+        (e["payload"]["badge_id"], e["payload"]["scan_id"]) for e in (first, second, plain)
+    }
+    after = {row for row in arrival_rows(stack, event) if row[0] != barrier["badge"]["id"]}
+    assert after == arrivals_before
+    # The malformed envelope is logged (at each delivery) by its id and type, nothing more.
+    log = stack.worker_log.read_text().splitlines()
+    skipped = [line for line in log if broken["event_id"] in line]
+    assert len(skipped) == 2
+    assert all("skipped: malformed" in line and CHECKIN_ADMITTED in line for line in skipped)
+    assert not any("Batch Mayor" in line for line in skipped)
+
+
+def test_the_redrive_sends_a_vip_alert_that_was_left_failed(stack):
+    mayor = register(stack, new_event(stack), display_name="Redriven Mayor", category="mayor")
+    envelope = admission(mayor, at=utcnow().replace(microsecond=0).isoformat())
+    long_ago = utcnow() - timedelta(minutes=30)
+    with stack.sessions.begin() as session:
+        session.add(
+            Notification(
+                idempotency_key=alert_key(envelope["payload"]),
+                event_type=CHECKIN_ADMITTED,
+                kind=vip.ALERT,
+                recipient=PROTOCOL,
+                language="en",
+                state=FAILED,
+                attempts=1,
+                last_error="ConnectionRefusedError: [Errno 111] Connection refused",
+                envelope=envelope,  # the task's arguments, as the alert recorded them
+                created_at=long_ago,
+                updated_at=long_ago,
+            )
+        )
+
+    stack.app.send_task("notify.redrive_stalled")
+
+    mail = wait_for(stack, alert_id(envelope["payload"]), "the redriven alert")
+    assert mail["Subject"].startswith("VIP arrival: Redriven Mayor")
+
+
+def arrival_rows(stack, event: dict) -> set[tuple[int, int | None]]:
+    """(badge, the scan that was its first at the venue) of every arrival noted for an event."""
+    with stack.sessions() as session:
+        found = session.scalars(select(Arrival).where(Arrival.event_id == event["id"])).all()
+    return {(row.badge_id, row.venue_scan_id) for row in found}
 
 
 def test_each_ended_event_day_sends_the_organisers_one_digest_per_category(stack):
@@ -254,15 +346,15 @@ def test_vip_arrived_listeners_hear_of_each_first_arrival_even_without_a_protoco
     vip.on_arrival(heard.append)
     protocol = vip.Protocol(frozenset({"mayor"}), email=None, phone=PHONE)
     payload = factories.checkin(area="venue", category="mayor", registration_id=None)
-    envelope = factories.envelope(CHECKIN_ADMITTED, payload, producer="checkin")
+    envelope = admission_of(payload)
+    hall = factories.checkin(**{**payload, "scan_id": payload["scan_id"] + 1, "area": "plenary"})
     try:
-        loaded, parsed = parse(envelope)
-        results = [vip.arrived(loaded, parsed, outlet, protocol, texts.append) for _ in range(2)]
-        hall = factories.checkin(
-            **{**payload, "scan_id": payload["scan_id"] + 1, "area": "plenary"}
-        )
-        loaded, parsed = parse(factories.envelope(CHECKIN_ADMITTED, hall, producer="checkin"))
-        results.append(vip.arrived(loaded, parsed, outlet, protocol, texts.append))
+        results = []
+        # The same batch twice (a retry), then the same badge at a hall door.
+        for admissions in ([envelope], [envelope], [admission_of(hall)]):
+            admitted = [parse(e) for e in admissions]
+            for noted in arrivals.note_arrivals(outlet.sessions, admitted):
+                results.append(vip.alert(noted, outlet, protocol, texts.append))
     finally:
         vip._listeners[:] = others
 
@@ -280,3 +372,68 @@ def test_vip_arrived_listeners_hear_of_each_first_arrival_even_without_a_protoco
     assert texts[0]["to"] == PHONE and texts[0]["text"].startswith(
         f"VIP arrival: badge {payload['badge_id']}"
     )
+
+
+def test_in_one_batch_only_a_badges_first_admission_at_the_venue_alerts(outlet):
+    outlet, _sent = outlet
+    protocol = vip.Protocol(frozenset({"mayor"}), email=None)
+    entry = factories.checkin(area="venue", category="mayor", registration_id=None)
+    again = {**entry, "scan_id": entry["scan_id"] + 1}
+    hall = {**entry, "scan_id": entry["scan_id"] + 2, "area": "plenary"}
+    other = factories.checkin(event_id=entry["event_id"], area="venue", category="delegate")
+    batch = [parse(admission_of(p)) for p in (entry, other, again, hall)]
+    others = vip._listeners[:]
+    vip._listeners.clear()  # only what this test hears (see the test above)
+    try:
+        noted = arrivals.note_arrivals(outlet.sessions, batch)
+        results = [vip.alert(a, outlet, protocol, lambda _sms: None) for a in noted]
+    finally:
+        vip._listeners[:] = others
+
+    assert results == ["alerted (no PROTOCOL_EMAIL)", vip.NOTED, vip.NOT_FIRST, vip.NOTED]
+    assert [a.first for a in noted] == [True, True, False, False]
+
+
+def test_a_batch_takes_the_arrival_row_a_concurrent_worker_inserted_first(outlet, database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: no insert waits on another")
+    outlet, _sent = outlet
+    taken, new = (factories.checkin(event_id=factories.unique_id(), area="venue") for _ in "ab")
+    other = outlet.sessions()  # another worker, its transaction open
+    other.begin()
+    at = datetime.fromisoformat(taken["at"])
+    other.add(
+        Arrival(
+            event_id=taken["event_id"],
+            badge_id=taken["badge_id"],
+            category="mayor",
+            day=at.date(),
+            first_at=at,
+            venue_scan_id=taken["scan_id"] - 1,
+        )  # fmt: skip
+    )
+    other.flush()
+    batch = [parse(admission_of(payload)) for payload in (new, taken)]
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            noting = pool.submit(arrivals.note_arrivals, outlet.sessions, batch)
+            wait_until(lambda: waiting_on_a_lock(outlet), 10, "the batch to wait for that insert")
+            other.commit()
+            noted = noting.result(timeout=30)
+    finally:
+        other.close()
+
+    # The other worker's scan was the badge's first; the rest of the batch is noted all the same.
+    assert [(a.payload["badge_id"], a.first) for a in noted] == [
+        (new["badge_id"], True),
+        (taken["badge_id"], False),
+    ]
+
+
+def waiting_on_a_lock(outlet) -> bool:
+    with outlet.sessions() as session:
+        waiting = text(
+            "select count(*) from pg_stat_activity"
+            " where wait_event_type = 'Lock' and datname = current_database()"
+        )
+        return session.execute(waiting).scalar_one() > 0

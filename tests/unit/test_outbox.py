@@ -6,18 +6,22 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, MetaData, insert, select
+from sqlalchemy import Engine, MetaData, event, insert, select
 from sqlalchemy.orm import Session
 
 from shared.db import make_engine
 from shared.events import (
+    BATCHED,
     CHECKIN_ADMITTED,
     CHECKIN_EXITED,
     DELEGATE_REGISTERED,
     EVENT_CREATED,
+    NOTIFY_ARRIVAL,
+    NOTIFY_WEBHOOKS,
+    RECORD_ARRIVAL,
     SUBSCRIBERS,
     Checkin,
     DelegateChanged,
@@ -47,20 +51,24 @@ def checkin_admitted() -> dict:
 
 @dataclass
 class RecordingPublish:
-    """A broker that accepts everything, except (optionally) the event of one sequence number,
-    for every task or for one."""
+    """A broker that accepts everything, except (optionally) any message holding the event of
+    one sequence number, for every task or for one."""
 
     fail_on: int | None = None
     fail_task: str | None = None
-    sent: list[tuple[str, int, str]] = field(default_factory=list)
+    sent: list[tuple[str, int, str]] = field(default_factory=list)  # an item an envelope
     envelopes: list[dict] = field(default_factory=list)
+    batches: list[tuple[str, list[int]]] = field(default_factory=list)  # (task, sequences)
 
-    def __call__(self, task_name: str, envelope: dict) -> None:
+    def __call__(self, task_name: str, message: dict | list[dict]) -> None:
+        envelopes = message if isinstance(message, list) else [message]
         refused_task = self.fail_task in (None, task_name)
-        if envelope["sequence"] == self.fail_on and refused_task:
+        if refused_task and any(e["sequence"] == self.fail_on for e in envelopes):
             raise ConnectionError(f"broker refused event {self.fail_on}")
-        self.sent.append((task_name, envelope["sequence"], envelope["type"]))
-        self.envelopes.append(envelope)
+        if isinstance(message, list):
+            self.batches.append((task_name, [e["sequence"] for e in envelopes]))
+        self.sent.extend((task_name, e["sequence"], e["type"]) for e in envelopes)
+        self.envelopes.extend(envelopes)
 
 
 @pytest.fixture
@@ -239,6 +247,107 @@ def test_relay_takes_at_most_one_batch_a_round(engine, outbox):
 
     assert outbox.relay_once(engine, RecordingPublish(), batch=2) == 2
     assert outbox.pending(engine) == 3
+
+
+# --- batched subscribers --------------------------------------------------------------------
+
+
+def admissions(engine, outbox, count: int) -> None:
+    add(engine, outbox, *[(CHECKIN_ADMITTED, checkin_admitted()) for _ in range(count)])
+
+
+def one_at_a_time(publish: RecordingPublish) -> list[tuple[str, int]]:
+    """The messages of one envelope each: (task, sequence)."""
+    batched = {(task, seq) for task, seqs in publish.batches for seq in seqs}
+    return [(task, seq) for task, seq, _ in publish.sent if (task, seq) not in batched]
+
+
+def test_a_round_sends_each_batched_subscriber_one_message_with_its_envelopes_in_order(
+    engine, outbox
+):
+    assert BATCHED == {RECORD_ARRIVAL, NOTIFY_ARRIVAL} < set(SUBSCRIBERS[CHECKIN_ADMITTED])
+    admissions(engine, outbox, 3)
+    add(engine, outbox, (CHECKIN_EXITED, checkin_admitted()))  # no batched subscriber
+    admissions(engine, outbox, 2)
+    publish = RecordingPublish()
+
+    assert outbox.relay_once(engine, publish) == 6
+
+    admitted = [1, 2, 3, 5, 6]
+    assert sorted(publish.batches) == [(NOTIFY_ARRIVAL, admitted), (RECORD_ARRIVAL, admitted)]
+    # Everyone else still gets one message an event, in order.
+    assert one_at_a_time(publish) == [(NOTIFY_WEBHOOKS, sequence) for sequence in range(1, 7)]
+    assert outbox.pending(engine) == 0
+
+
+def test_a_failed_batch_leaves_its_events_unpublished_and_the_next_round_sends_them(engine, outbox):
+    admissions(engine, outbox, 3)
+    refused = RecordingPublish(fail_on=1, fail_task=RECORD_ARRIVAL)
+
+    assert outbox.relay_once(engine, refused) == 0
+
+    assert [(row.published_at, row.attempts) for row in rows(engine, outbox)[1:]] == [
+        (None, 0),
+        (None, 0),
+    ]
+    held = rows(engine, outbox)[0]
+    assert held.published_at is None and held.attempts == 1
+    assert "broker refused event 1" in held.last_error
+    again = RecordingPublish()
+    assert outbox.relay_once(engine, again) == 3
+    assert sorted(again.batches) == [(NOTIFY_ARRIVAL, [1, 2, 3]), (RECORD_ARRIVAL, [1, 2, 3])]
+    assert outbox.pending(engine) == 0
+
+
+def test_a_batch_holds_only_the_events_before_one_that_failed(engine, outbox):
+    admissions(engine, outbox, 4)
+    failing = RecordingPublish(fail_on=3, fail_task=NOTIFY_WEBHOOKS)
+
+    assert outbox.relay_once(engine, failing) == 2
+
+    assert sorted(failing.batches) == [(NOTIFY_ARRIVAL, [1, 2]), (RECORD_ARRIVAL, [1, 2])]
+    assert [row.published_at is not None for row in rows(engine, outbox)] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+    again = RecordingPublish()
+    assert outbox.relay_once(engine, again) == 2
+    assert sorted(again.batches) == [(NOTIFY_ARRIVAL, [3, 4]), (RECORD_ARRIVAL, [3, 4])]
+
+
+def test_a_round_marks_its_published_events_with_one_statement(engine, outbox):
+    admissions(engine, outbox, 5)
+    updates = []
+
+    def count_updates(_conn, _cursor, statement, *_args) -> None:
+        if statement.lstrip().upper().startswith("UPDATE"):
+            updates.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count_updates)
+    try:
+        assert outbox.relay_once(engine, RecordingPublish()) == 5
+    finally:
+        event.remove(engine, "before_cursor_execute", count_updates)
+
+    assert len(updates) == 1
+    assert all(row.published_at is not None and row.attempts == 1 for row in rows(engine, outbox))
+
+
+def test_republish_sends_batched_subscribers_one_message_a_page(engine, outbox):
+    admissions(engine, outbox, 5)
+    outbox.relay_once(engine, RecordingPublish())
+    again = RecordingPublish()
+
+    assert outbox.republish(engine, again, since=datetime(2000, 1, 1, tzinfo=UTC), batch=3) == 5
+
+    assert sorted(again.batches) == [
+        (NOTIFY_ARRIVAL, [1, 2, 3]),
+        (NOTIFY_ARRIVAL, [4, 5]),
+        (RECORD_ARRIVAL, [1, 2, 3]),
+        (RECORD_ARRIVAL, [4, 5]),
+    ]
 
 
 # --- the envelope ----------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from services.notify import office, vip
+from services.notify import arrivals, office, vip
 from services.notify.digest import ended_days
 from services.notify.sms import HttpSmsGateway, Sms, reference
 from shared.config import Settings
@@ -16,7 +16,7 @@ from shared.config import Settings
 pytestmark = pytest.mark.unit
 
 FLAGGED = frozenset({"mayor", "vip"})
-SHANGHAI = vip.zone("Asia/Shanghai")
+SHANGHAI = arrivals.zone("Asia/Shanghai")
 
 
 def admission(**overrides) -> dict:
