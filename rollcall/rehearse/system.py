@@ -77,6 +77,7 @@ def own_system(
             CHECKIN_PORT=str(processes.free_port()),
             NOTIFY_PORT=str(processes.free_port()),
             REGISTRATION_RATE_LIMIT="0",  # every delegate registers from this one address
+            MANAGE_RATE_LIMIT="0",  # and every badge is fetched from it (--badges api)
             NOTIFY_MAIL_RATE="0",  # the sink is local: no provider's rate to respect
             RELAY_INTERVAL="0.1",
             PROTOCOL_EMAIL="",
