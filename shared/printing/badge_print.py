@@ -13,14 +13,15 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import qrcode
 from fpdf import FPDF
+from fpdf.enums import RenderStyle
 
 from shared import countries
-from shared.badges import qr_png
+from shared.badges import qr_matrix, qr_png
 from shared.printing import badge_fonts
 from shared.printing.badge_fonts import missing_glyphs
 from shared.printing.badge_text import Block, Role, Typesetter
+from shared.printing.pdf_output import PresubsetOutput
 from shared.printing.transliteration import transliterate
 
 __all__ = [
@@ -163,7 +164,7 @@ def _document(
                     _draw_badge(setter, badge, badge_fields, layout, x, y)
                 if cut_marks:
                     _cut_marks(pdf, cells[: len(chunk)], layout)
-            return bytes(pdf.output())
+            return bytes(pdf.output(output_producer_class=PresubsetOutput))
         finally:
             for font in pdf.fonts.values():
                 font.close()  # its subset file goes with workdir
@@ -206,12 +207,9 @@ def _on(background: str) -> str:
 
 
 def _draw_qr(pdf: FPDF, token: str, x: float, y: float, side: float) -> None:
-    """The QR as vector squares, sharp at any printer resolution; the settings of
-    shared.badges.qr_png (error correction M), without its quiet zone."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
-    code.add_data(token)
-    code.make(fit=True)
-    matrix = code.get_matrix()
+    """The QR as vector squares, sharp at any printer resolution: shared.badges.qr_matrix, the
+    symbol of the mail's PNG, without its quiet zone."""
+    matrix = qr_matrix(token)
     module = side / len(matrix)
     pdf.set_fill_color("#000000")
     for row, cells in enumerate(matrix):
@@ -220,9 +218,11 @@ def _draw_qr(pdf: FPDF, token: str, x: float, y: float, side: float) -> None:
             start = col
             while col < len(cells) and cells[col]:
                 col += 1
-            if col > start:  # a hair taller than a module, so no seam shows between rows
+            # A hair taller than a module, so no seam shows between rows; the style as the
+            # enum, which fpdf2 would otherwise parse from "F" for each of some 350 squares.
+            if col > start:
                 pdf.rect(x + start * module, y + row * module, (col - start) * module,
-                         module * 1.02, style="F")  # fmt: skip
+                         module * 1.02, style=RenderStyle.F)  # fmt: skip
             col += 1
 
 

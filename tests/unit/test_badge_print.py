@@ -234,6 +234,24 @@ def test_a_print_sheet_of_nine_badges_fills_a4_pages_and_every_qr_scans(size, pe
     assert all(f"Delegate {i}" in "\n".join(page_texts(pdf)) for i in range(9))
 
 
+def test_badges_printed_one_after_another_each_show_their_own_name_glyphs_and_qr():
+    first = make_badge(display_name="王小明", latin_name="Wang Xiaoming")
+    second = make_badge(display_name="张喆", latin_name="Zhang Zhe")
+    pdfs = [badge_pdf(first), badge_pdf(second), badge_pdf(first, "lanyard")]
+
+    for badge, other, pdf in zip(
+        [first, second, first], [second, first, second], pdfs, strict=True
+    ):
+        (text,) = page_texts(pdf)
+        assert badge.display_name in text and badge.latin_name in text
+        assert other.display_name not in text and other.latin_name not in text
+        assert scanned(render(pdf, dpi=150)) == [badge.token]
+        (name_font,) = [f for f in fonts_of(pdf) if "CJKSCBold" in f["font"]["/BaseFont"]]
+        program = name_font["descriptor"]["/FontFile2"].get_object().get_data()
+        # The name's font holds the glyphs of this name, none left from the badge before.
+        assert len(outlined_glyphs(TTFont(io.BytesIO(program)))) == len(badge.display_name)
+
+
 def test_a_print_sheet_needs_badges():
     with pytest.raises(ValueError):
         print_sheet([])

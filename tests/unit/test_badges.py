@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import random
 import re
 import stat
 import struct
@@ -249,6 +250,27 @@ def test_qr_code_is_version_5_or_smaller():
     assert modules == 17 + 4 * same_settings.version
     assert same_settings.version <= 5
     assert same_settings.data_list[0].mode == qrcode.util.MODE_ALPHA_NUM
+
+
+def scanned(png: bytes) -> list[str]:
+    return [code.text for code in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))]
+
+
+def test_the_qr_of_every_token_scans_with_the_one_mask_all_badges_use():
+    rng = random.Random(20231207)
+    for _ in range(100):
+        claim = BadgeClaim(rng.randrange(2**32), rng.randrange(2**32), rng.randrange(2**16))
+        token = SIGNER.sign(claim)
+        assert scanned(qr_png(token, box_size=3)) == [token]
+
+
+def test_a_reissued_badges_qr_holds_the_new_token_not_the_one_drawn_before():
+    old = SIGNER.sign(BadgeClaim(event_id=7, badge_id=4243, version=1))
+    new = SIGNER.sign(BadgeClaim(event_id=7, badge_id=4243, version=2))
+
+    assert scanned(qr_png(old)) == [old]
+    assert scanned(qr_png(new)) == [new]
+    assert scanned(qr_png(old, box_size=4)) == [old]  # and the old one is still the old one
 
 
 # --- key files and settings ------------------------------------------------------------------

@@ -7,6 +7,7 @@ import io
 from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 
+import pypdfium2 as pdfium
 import pytest
 import zxingcpp
 from PIL import Image
@@ -32,8 +33,9 @@ from services.notify.messages import (
 from services.notify.reminders import window
 from services.notify.replica import Standing, overtaken
 from shared import events as ev
+from shared.badges import BadgeClaim
 from shared.events import parse
-from tests.support.factories import registered_envelope
+from tests.support.factories import SIGNER, registered_envelope
 
 pytestmark = pytest.mark.unit
 
@@ -132,6 +134,28 @@ def test_badge_messages_carry_the_qr_inline_and_the_png_and_printable_pdf(kind):
     for image in (png, inline):
         (code,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(image.get_content())))
         assert code.text == p["badge"]["token"]
+
+
+def test_a_reissued_badge_is_mailed_with_the_new_token_in_every_copy_of_its_qr():
+    p = payload("zh", "王小明")
+    old = p["badge"]["token"]
+    build(BADGE_MAIL, p)  # the old badge's mail, made first in this process
+    p["badge"] = {**p["badge"], "version": 2}
+    p["badge"]["token"] = SIGNER.sign(BadgeClaim(p["event"]["id"], 4242, version=2))
+
+    mail = build(REISSUED, p)
+
+    png, pdf = list(mail.iter_attachments())
+    (_html, inline) = list(mail.get_body(("related",)).iter_parts())
+    document = pdfium.PdfDocument(pdf.get_content())
+    try:
+        printed = document[0].render(scale=150 / 72).to_pil()
+    finally:
+        document.close()
+    images = [Image.open(io.BytesIO(part.get_content())) for part in (png, inline)] + [printed]
+    for image in images:
+        assert [code.text for code in zxingcpp.read_barcodes(image)] == [p["badge"]["token"]]
+    assert p["badge"]["token"] != old
 
 
 @pytest.mark.parametrize("kind", [RECEIVED, WAITLISTED, REJECTED, CANCELLED])

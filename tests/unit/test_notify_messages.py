@@ -11,6 +11,7 @@ import pytest
 import zxingcpp
 from markupsafe import escape
 from PIL import Image
+from pypdf import PdfReader
 
 from services.notify.mailer import MailDeferred, MailRejected, _classify, describe
 from services.notify.messages import (
@@ -140,6 +141,22 @@ def test_the_attached_png_decodes_to_the_badge_token():
     assert attachment.get_content_type() == "image/png"
     (code,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(attachment.get_content())))
     assert code.text == payload["badge"]["token"]
+
+
+def test_badge_mails_made_one_after_another_each_carry_their_own_name_and_badge():
+    first = registered(language="zh", display_name="王小明")
+    second = registered(language="zh", display_name="张伟")
+
+    mails = [received(build(first)), received(build(second))]
+
+    for payload, other, mail in zip([first, second], [second, first], mails, strict=True):
+        png, pdf = list(mail.iter_attachments())
+        (text,) = [page.extract_text() for page in PdfReader(io.BytesIO(pdf.get_content())).pages]
+        assert payload["delegate"]["display_name"] in text
+        assert other["delegate"]["display_name"] not in text
+        (code,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.get_content())))
+        assert code.text == payload["badge"]["token"]
+        assert pdf.get_filename() == f"badge-{payload['badge']['id']}.pdf"
 
 
 def test_the_html_part_shows_the_same_qr_inline_by_content_id():
