@@ -38,13 +38,13 @@ from shared.events import queue_of
 from shared.manage_links import ManageLinks, manage_url
 from tests.conftest import fresh_database, make_settings
 from tests.integration.conftest import bearer, delegate
-from tests.integration.test_notify_worker import (
+from tests.support.factories import registered_envelope
+from tests.support.notify_stack import (
     MAIL_DOMAIN,
     MANAGE_LINK_KEY,
     REGISTRATION_URL,
     notify_stack,
 )
-from tests.support.factories import registered_envelope
 from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.integration

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from email.parser import BytesHeaderParser
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,24 +31,15 @@ import pytest
 from sqlalchemy import func, select
 
 from rollcall.smtp_sink import SmtpSink
-from services.notify import migrate
 from services.notify.delivery import idempotency_key
 from services.notify.messages import BADGE_MAIL, message_id
 from services.notify.models import SENT, Notification
-from shared.celery_app import create_celery, publisher
-from shared.config import Settings
-from shared.db import make_engine, make_sessions
 from tests.support.factories import registered_envelope
+from tests.support.notify_stack import MAIL_DOMAIN, notify_stack
 from tests.support.processes import (
-    ROOT,
-    free_port,
-    start_process,
-    start_redis,
-    stop_process,
     wait_until,
 )
 
-MAIL_DOMAIN = "rollcall.test"
 TASK = "notify.delegate_message"
 CONCURRENCY = 2
 LEASE = 10  # seconds a message may stay "sending" before the redrive takes it over
@@ -78,65 +68,19 @@ class Tally:
         return Counter(mid for mid, _at in self.mails())
 
 
+PREFORK = ("--pool=prefork", "-c", str(CONCURRENCY))
+
+
 @contextmanager
 def fault_stack(home: Path, database_url: str) -> Iterator[SimpleNamespace]:
-    """A private redis-server, the SMTP sink, a migrated database, and `start_worker()`."""
-    with ExitStack() as cleanup:
-        redis_url, redis = start_redis()
-        cleanup.callback(stop_process, redis)
-        smtp_port = free_port()
-        sink = SmtpSink(home / "mail", "127.0.0.1", smtp_port).start()
-        cleanup.callback(sink.stop)
-        overrides = {
-            "REDIS_URL": redis_url,
-            "NOTIFY_DATABASE_URL": database_url,
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(smtp_port),
-            "SMTP_TIMEOUT": "5",
-            "MAIL_DIR": str(home / "mail"),
-            "MAIL_FROM": f"Rollcall <badges@{MAIL_DOMAIN}>",
-            "VAR_DIR": str(home / "var"),
-            "MANAGE_LINK_KEY": "5f" * 32,
-            "NOTIFY_SENDING_LEASE": str(LEASE),
-            "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY),
-        }
-        settings = Settings.from_env(overrides)
-        migrate(settings)
-        engine = make_engine(database_url)
-        cleanup.callback(engine.dispose)
-        app = create_celery("notify-faults-publisher", settings)
-        cleanup.callback(app.close)
-        log_path = home / "worker.log"
-        workers = []
-
-        def start_worker():
-            starts = log_path.read_text().count(" ready.") if log_path.exists() else 0
-            worker = start_process(
-                [sys.executable, "-m", "celery", "-A", "services.notify.worker", "worker"]
-                + ["-Q", "notify", "--pool=prefork", "-c", str(CONCURRENCY), "--loglevel=INFO"]
-                + ["-n", f"notify-{smtp_port}-{starts}@%h"]
-                + ["--without-gossip", "--without-mingle", "--without-heartbeat"],
-                {**os.environ, **overrides, "PYTHONPATH": str(ROOT)},
-                log_path,
-            )
-            workers.append(worker)
-            cleanup.callback(stop_process, worker)
-            wait_until(
-                lambda: log_path.read_text().count(" ready.") > starts,
-                30,
-                f"worker ready ({log_path})",
-            )
-            return worker
-
-        yield SimpleNamespace(
-            sink=sink,
-            tally=Tally(sink),
-            app=app,
-            publish=publisher(app),
-            sessions=make_sessions(engine),
-            start_worker=start_worker,
-            worker_log=log_path,
-        )
+    """notify_stack with no worker yet (`start_worker()` starts a prefork one, again after a
+    kill), a short sending lease and visibility timeout, and a tally of the sink's mail."""
+    env = {"NOTIFY_SENDING_LEASE": str(LEASE), "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY)}
+    with notify_stack(home, database_url, pool=None, **env) as stack:
+        start = stack.start_worker
+        stack.start_worker = lambda: start(PREFORK)
+        stack.tally = Tally(stack.sink)
+        yield stack
 
 
 class Beat:

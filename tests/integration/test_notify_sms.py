@@ -17,7 +17,7 @@ from sqlalchemy import select
 from services.notify.models import REJECTED, SENT, Notification
 from services.notify.sms import HttpSmsGateway, SmsDeferred, SmsRejected, reference
 from tests.conftest import fresh_database
-from tests.integration.test_notify_worker import notify_stack
+from tests.support.notify_stack import notify_stack
 from tests.support.processes import free_port, wait_until
 
 pytestmark = pytest.mark.integration

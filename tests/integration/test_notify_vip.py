@@ -25,8 +25,8 @@ from shared.db import as_utc, make_engine, make_sessions, utcnow
 from shared.events import CHECKIN_ADMITTED, DELEGATE_REGISTERED, EVENT_CREATED, parse
 from tests.conftest import fresh_database
 from tests.integration.test_notify_sms import TOKEN, FakeSmsGateway
-from tests.integration.test_notify_worker import MAIL_DOMAIN, notify_stack
 from tests.support import factories
+from tests.support.notify_stack import MAIL_DOMAIN, notify_stack
 from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.integration
@@ -394,9 +394,9 @@ def test_in_one_batch_only_a_badges_first_admission_at_the_venue_alerts(outlet):
     assert [a.first for a in noted] == [True, True, False, False]
 
 
+# PostgreSQL only: SQLite has one writer at a time, so no insert there waits on another.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_batch_takes_the_arrival_row_a_concurrent_worker_inserted_first(outlet, database_url):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite has one writer at a time: no insert waits on another")
     outlet, _sent = outlet
     taken, new = (factories.checkin(event_id=factories.unique_id(), area="venue") for _ in "ab")
     other = outlet.sessions()  # another worker, its transaction open

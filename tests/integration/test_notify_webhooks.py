@@ -20,9 +20,9 @@ from services.notify.models import OrganizerGrant
 from shared import access
 from shared.events import CHECKIN_ADMITTED, EVENT_CREATED, NOTIFY_WEBHOOKS
 from tests.conftest import fresh_database
-from tests.integration.test_notify_worker import notify_stack
 from tests.support.factories import checkin, envelope, event_announced, event_info
 from tests.support.factories import registered_envelope as registered
+from tests.support.notify_stack import notify_stack
 from tests.support.processes import free_port, wait_until
 from tests.unit.test_webhook_signing import readme_verify
 

@@ -5,42 +5,28 @@ from __future__ import annotations
 
 import io
 import logging
-import os
-import sys
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from email import message_from_bytes, policy
-from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import zxingcpp
 from PIL import Image
 from sqlalchemy import select
 
-from rollcall.smtp_sink import SmtpSink
-from services.notify import migrate
 from services.notify.delivery import idempotency_key
 from services.notify.messages import BADGE_MAIL, message_id
 from services.notify.models import FAILED, SENT, Notification
-from shared.celery_app import create_celery, publisher
-from shared.config import Settings
-from shared.db import make_engine, make_sessions, utcnow
+from shared.db import utcnow
 from tests.conftest import fresh_database
 from tests.support.factories import event_info, registered_envelope
+from tests.support.notify_stack import MAIL_DOMAIN, notify_stack
 from tests.support.processes import (
-    ROOT,
-    free_port,
-    start_process,
-    start_redis,
-    stop_process,
     wait_until,
 )
 
 pytestmark = pytest.mark.integration
 
-MAIL_DOMAIN = "rollcall.test"
 TASK = "notify.delegate_message"
 
 
@@ -49,60 +35,6 @@ def notify_database(request, tmp_path_factory) -> Iterator[str]:
     """A fresh database of each kind for this module (PostgreSQL as the root conftest finds it)."""
     with fresh_database(request.param, tmp_path_factory.mktemp("notify-db"), request) as url:
         yield url
-
-
-MANAGE_LINK_KEY = "5f" * 32
-REGISTRATION_URL = "https://register.rollcall.test"
-
-
-@contextmanager
-def notify_stack(home: Path, database_url: str, **env: str) -> Iterator[SimpleNamespace]:
-    """Its own redis-server (no other test's tasks reach this queue), the SMTP sink, a migrated
-    database and one notify worker (solo pool: tasks run one at a time, in queue order)."""
-    with ExitStack() as cleanup:
-        redis_url, redis = start_redis()
-        cleanup.callback(stop_process, redis)
-        smtp_port = free_port()
-        sink = SmtpSink(home / "mail", "127.0.0.1", smtp_port).start()
-        cleanup.callback(sink.stop)
-        overrides = {
-            "REDIS_URL": redis_url,
-            "NOTIFY_DATABASE_URL": database_url,
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(smtp_port),
-            "SMTP_TIMEOUT": "5",
-            "MAIL_DIR": str(home / "mail"),
-            "MAIL_FROM": f"Rollcall <badges@{MAIL_DOMAIN}>",
-            "VAR_DIR": str(home / "var"),
-            "MANAGE_LINK_KEY": MANAGE_LINK_KEY,
-            "REGISTRATION_URL": REGISTRATION_URL,
-            **env,
-        }
-        settings = Settings.from_env(overrides)
-        migrate(settings)
-        engine = make_engine(database_url)
-        cleanup.callback(engine.dispose)
-        app = create_celery("notify-test-publisher", settings)
-        cleanup.callback(app.close)
-        log_path = home / "worker.log"
-        worker = start_process(
-            [sys.executable, "-m", "celery", "-A", "services.notify.worker", "worker"]
-            + ["-Q", "notify", "--pool=solo", "--loglevel=INFO", "-n", f"notify-{smtp_port}@%h"]
-            + ["--without-gossip", "--without-mingle", "--without-heartbeat"],
-            {**os.environ, **overrides, "PYTHONPATH": str(ROOT)},
-            log_path,
-        )
-        cleanup.callback(stop_process, worker)
-        wait_until(lambda: " ready." in log_path.read_text(), 20, f"worker ready ({log_path})")
-        yield SimpleNamespace(
-            settings=settings,
-            sink=sink,
-            app=app,
-            publish=publisher(app),
-            sessions=make_sessions(engine),
-            engine=engine,
-            worker_log=log_path,
-        )
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ from services.notify.models import Notification
 from shared.events import DELEGATE_ERASED, DELEGATE_UPDATED, NOTIFY_ERASURE, NOTIFY_WEBHOOKS
 from tests.conftest import fresh_database
 from tests.integration.test_notify_webhooks import WEBHOOK_ENV, Organiser, Receiver, finished
-from tests.integration.test_notify_worker import notify_stack
 from tests.support.factories import envelope
 from tests.support.factories import registered_envelope as registered
+from tests.support.notify_stack import notify_stack
 from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.integration
