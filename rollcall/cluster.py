@@ -19,6 +19,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -88,6 +89,7 @@ class Cluster:
     ):
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._sigterm = None  # the SIGTERM handler to restore on leaving (_exit_on_sigterm)
         base = dict(env)
         base["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{base.get('PATH', '')}"
         wanted = set(only) if only is not None else None
@@ -116,16 +118,21 @@ class Cluster:
     # -- the whole cluster ----------------------------------------------------------------
 
     def __enter__(self) -> Cluster:
+        self._sigterm = _exit_on_sigterm()
         try:
             self.start_all()
             self.wait_ready()
         except BaseException:
-            self.stop_all()
+            self.__exit__()
             raise
         return self
 
     def __exit__(self, *exc) -> None:
-        self.stop_all()
+        try:
+            self.stop_all()
+        finally:
+            if self._sigterm is not None:
+                signal.signal(signal.SIGTERM, self._sigterm)
 
     def start_all(self) -> None:
         for name in self.members:
@@ -222,6 +229,23 @@ def _override(command: str, option: str, value: int | None) -> str:
     if value is None:
         return command
     return re.sub(rf"{option}\s+\S+", f"{option} {value}", command)
+
+
+def _exit_on_sigterm():
+    """Make SIGTERM (a `timeout`, a `kill`, a CI runner giving up) exit this process through
+    its `with` blocks, so the cluster stops its processes instead of leaving them running
+    without a parent. Only in the main thread and where SIGTERM still has its default action;
+    returns the handler to restore, or None when it left SIGTERM alone."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return None
+
+    def _exit(signum: int, _frame) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
+    return signal.SIG_DFL
 
 
 def _signal_group(member: Member, sig: int) -> None:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import urllib.request
 
 import pytest
 
 from rollcall.cluster import Cluster, procfile
 from tests.support.processes import (
+    ROOT,
     descendants,
+    free_port,
     running,
     start_redis,
     stop_process,
@@ -76,3 +80,39 @@ def test_replicas_answer_on_ports_of_their_own_and_a_killed_one_comes_back(
         wait_until(lambda: not running(everything), 10, "every process of the cluster to stop")
     finally:
         stop_process(redis)
+
+
+HOLDER = """
+import os, sys, time
+from rollcall.cluster import Cluster
+
+env = {**os.environ, "SMTP_PORT": sys.argv[1], "VAR_DIR": sys.argv[2]}
+with Cluster(env, sys.argv[3], only=["smtp_sink"], smtp_sink=True) as cluster:
+    print(cluster.members["smtp_sink"].process.pid, flush=True)
+    time.sleep(600)  # until the test's SIGTERM
+"""
+
+
+def test_a_sigterm_to_the_process_holding_a_cluster_stops_the_clusters_processes(tmp_path):
+    # A `timeout` around `rollcall rehearse` once left every process of its system running,
+    # without a parent, for the rest of the session.
+    args = [str(free_port()), str(tmp_path / "var"), str(tmp_path / "logs")]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        child = int(holder.stdout.readline())
+        assert running([child]) == [child]
+
+        holder.send_signal(signal.SIGTERM)
+
+        assert holder.wait(timeout=30) == 128 + signal.SIGTERM
+        assert running([child]) == []
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
