@@ -16,22 +16,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from pathlib import Path
 
 from bench.micro.scan_path import statements
-from bench.micro.world import database_url, scratch_database
-from rollcall import processes
+from bench.micro.world import scratch_settings
 from services import registration
 from services.registration import event_setup
 from services.registration.event_setup import CategorySpec, EventSpec
-from shared.badges import generate_keypair
-from shared.config import Settings
 from shared.db import Database
 
 SLUG = "bench-register"
@@ -41,31 +36,15 @@ KINDS = (
     ("capacity", "limited", False, "confirmed"),
     ("idempotent", "delegate", True, "confirmed"),
 )
-NO_LIMITS = {"REGISTRATION_RATE_LIMIT": "0", "AUTH_FAILURE_LIMIT": "0"}
 
 
 @contextmanager
 def registration_app(url: str | None = None):
     """registration's app on a migrated scratch database holding one event: a category
     without a capacity and one with room for every registration this run makes."""
-    private, public = generate_keypair()
-    with (
-        scratch_database(url or database_url()) as scratch,
-        tempfile.TemporaryDirectory() as var,
-        _redis(Path(var)) as redis_url,
-    ):
-        settings = Settings.from_env(
-            {
-                "DATABASE_URL": scratch,
-                "VAR_DIR": var,
-                "REDIS_URL": redis_url,
-                "BADGE_SIGNING_KEY": private,
-                "BADGE_VERIFY_KEYS": public,
-                **NO_LIMITS,
-            }
-        )
+    with scratch_settings(url) as (settings, _private):
         registration.migrate(settings)
-        database = Database.at(scratch)
+        database = Database.at(settings.registration_database_url)
         spec = EventSpec(
             slug=SLUG, name="Bench registration", venue="Hall", timezone="UTC",
             starts_on=date(2023, 12, 7), ends_on=date(2023, 12, 9),
@@ -82,15 +61,6 @@ def registration_app(url: str | None = None):
             yield app
         finally:
             app.extensions["registration"].db.engine.dispose()
-
-
-@contextmanager
-def _redis(var: Path) -> Iterator[str]:
-    url, process = processes.start_redis(var / "redis.log")
-    try:
-        yield url
-    finally:
-        processes.stop_process(process)
 
 
 def body(category: str) -> dict:

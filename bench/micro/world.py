@@ -59,7 +59,40 @@ def scratch_database(url: str) -> Iterator[str]:
 
 
 # One device scans far faster here than a gate can: the flood guards would refuse it.
-NO_LIMITS = {"SCAN_RATE_LIMIT": "0", "SCAN_ADDRESS_RATE_LIMIT": "0", "AUTH_FAILURE_LIMIT": "0"}
+NO_LIMITS = dict.fromkeys(
+    ("SCAN_RATE_LIMIT", "SCAN_ADDRESS_RATE_LIMIT", "REGISTRATION_RATE_LIMIT", "MANAGE_RATE_LIMIT",
+     "AUTH_FAILURE_LIMIT"),
+    "0",
+)  # fmt: skip
+
+
+@contextmanager
+def scratch_settings(url: str | None = None, **env: str) -> Iterator[tuple[Settings, str]]:
+    """Settings for a scratch database (dropped afterwards), a temporary VAR_DIR, a private
+    redis-server, a new badge key pair and no flood limits; yields them and the signing key."""
+    private, public = generate_keypair()
+    with (
+        scratch_database(url or database_url()) as scratch,
+        tempfile.TemporaryDirectory() as var,
+    ):
+        redis_url, redis = processes.start_redis(Path(var) / "redis.log")
+        try:
+            yield (
+                Settings.from_env(
+                    {
+                        "DATABASE_URL": scratch,
+                        "VAR_DIR": var,
+                        "REDIS_URL": redis_url,
+                        "BADGE_SIGNING_KEY": private,
+                        "BADGE_VERIFY_KEYS": public,
+                        **NO_LIMITS,
+                        **env,
+                    }
+                ),
+                private,
+            )
+        finally:
+            processes.stop_process(redis)
 
 
 @contextmanager
@@ -67,40 +100,15 @@ def world(badges: int, url: str | None = None, **env: str) -> Iterator[World]:
     """A migrated scratch database holding one event with `badges` active badges (ids 1…n,
     every tenth a VIP), a venue with four gates and a plenary hall with one door, and a
     private redis-server (the live notices and flood guards talk to it on every scan)."""
-    private, public = generate_keypair()
-    with (
-        scratch_database(url or database_url()) as scratch,
-        tempfile.TemporaryDirectory() as var,
-        _redis(Path(var)) as redis_url,
-    ):
-        settings = Settings.from_env(
-            {
-                "DATABASE_URL": scratch,
-                "VAR_DIR": var,
-                "REDIS_URL": redis_url,
-                "BADGE_SIGNING_KEY": private,
-                "BADGE_VERIFY_KEYS": public,
-                **NO_LIMITS,
-                **env,
-            }
-        )
+    with scratch_settings(url, **env) as (settings, private):
         checkin.migrate(settings)
-        database = Database.at(scratch)
+        database = Database.at(settings.checkin_database_url)
         try:
             with database.sessions.begin() as session:
                 tokens = _seed(session, badges)
             yield World(settings, database, BadgeSigner(private), badges, tokens)
         finally:
             database.engine.dispose()
-
-
-@contextmanager
-def _redis(var: Path) -> Iterator[str]:
-    url, process = processes.start_redis(var / "redis.log")
-    try:
-        yield url
-    finally:
-        processes.stop_process(process)
 
 
 def _seed(session: Session, badges: int) -> dict[str, str]:

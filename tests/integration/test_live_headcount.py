@@ -282,16 +282,22 @@ def test_only_the_events_organiser_gets_a_ticket(forum):
     assert unknown.status_code == 404
 
 
-def test_every_change_of_presence_publishes_a_notice_after_its_commit(forum):
-    creds = demo.seed(forum.settings)
-    (a, token_a), (b, _), (_, token_c) = (registered(forum, "mayor") for _ in range(3))
+def listening(forum, slug: str):
+    """A subscription to the event's live channel, confirmed by Redis before it is returned."""
     listener = redis.Redis.from_url(forum.settings.redis_url).pubsub(ignore_subscribe_messages=True)
-    listener.subscribe(live.CHANNEL.format(slug=SLUG))
+    listener.subscribe(live.CHANNEL.format(slug=slug))
     wait_until(
         lambda: listener.get_message(timeout=0.05) is None and listener.subscribed,
         timeout=2,
         what="the subscription",
     )
+    return listener
+
+
+def test_every_change_of_presence_publishes_a_notice_after_its_commit(forum):
+    creds = demo.seed(forum.settings)
+    (a, token_a), (b, _), (_, token_c) = (registered(forum, "mayor") for _ in range(3))
+    listener = listening(forum, SLUG)
 
     def notices() -> int:
         count = 0
@@ -379,13 +385,7 @@ def test_a_rush_of_scans_in_one_process_is_a_few_notices_and_the_last_comes_afte
     forum,
 ):
     slug = f"rush-{uuid.uuid4().hex[:8]}"
-    listener = redis.Redis.from_url(forum.settings.redis_url).pubsub(ignore_subscribe_messages=True)
-    listener.subscribe(live.CHANNEL.format(slug=slug))
-    wait_until(
-        lambda: listener.get_message(timeout=0.05) is None and listener.subscribed,
-        timeout=2,
-        what="the subscription",
-    )
+    listener = listening(forum, slug)
     notices = live.Live(forum.settings.redis_url)
     started = time.monotonic()
     for _ in range(300):  # a rush: three hundred changes as fast as one process makes them
