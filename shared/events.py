@@ -7,6 +7,7 @@ task's prefix names (`checkin.apply_registration_event` runs on queue `checkin`)
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
@@ -242,10 +243,22 @@ PAYLOADS: dict[str, type[Schema]] = {
 }
 
 
+@functools.cache
+def payload_schema(event_type: str) -> Schema:
+    """One schema instance per event type, reused: building one (its nested schemas too)
+    costs more than loading or dumping a payload with it."""
+    return PAYLOADS[event_type]()
+
+
+@functools.cache
+def envelope_schema() -> Envelope:
+    return Envelope()
+
+
 def parse(envelope: dict) -> tuple[dict, dict]:
     """Validate an envelope and its payload; returns (envelope, payload) as loaded values."""
-    loaded = Envelope().load(envelope)
-    payload = PAYLOADS[loaded["type"]]().load(loaded["payload"])
+    loaded = envelope_schema().load(envelope)
+    payload = payload_schema(loaded["type"]).load(loaded["payload"])
     return loaded, payload
 
 

@@ -7,7 +7,6 @@ consumer notice a gap. Redis is only the fast path: when it is down, rows wait h
 
 from __future__ import annotations
 
-import functools
 import logging
 import signal
 import threading
@@ -34,19 +33,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from shared.db import as_utc, for_writes
-from shared.events import BATCHED, ENVELOPE_VERSION, PAYLOADS, SUBSCRIBERS
+from shared.events import BATCHED, ENVELOPE_VERSION, SUBSCRIBERS, payload_schema
 
 log = logging.getLogger(__name__)
 
 Publish = Callable[[str, dict | list[dict]], None]
 """Send one message to a subscriber task, by task name: an envelope, or for a batched task
 (shared.events.BATCHED) a list of envelopes; raise if it was not accepted."""
-
-
-@functools.cache
-def _payload_schema(event_type: str):
-    """One schema instance per event type: building one costs more than dumping with it."""
-    return PAYLOADS[event_type]()
 
 
 def outbox_table(metadata: MetaData, name: str) -> Table:
@@ -84,7 +77,7 @@ class Outbox:
                 "type": event_type,
                 "version": ENVELOPE_VERSION,
                 "occurred_at": now,
-                "payload": _payload_schema(event_type).dump(payload),
+                "payload": payload_schema(event_type).dump(payload),
                 "attempts": 0,
             }
             for event_type, payload in events

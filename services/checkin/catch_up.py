@@ -34,7 +34,7 @@ from services.checkin.models import ConsumedEvent, FeedPosition
 from shared.access import feed_token
 from shared.config import Settings
 from shared.db import as_utc, utcnow
-from shared.events import PAYLOADS, REPLICA, SUBSCRIBERS, EventAnnounced, parse
+from shared.events import REPLICA, SUBSCRIBERS, EventAnnounced, parse, payload_schema
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def rebuild(sessions: sessionmaker, fetch: Fetch, slug: str | None = None, page:
             snapshot = fetch(f"{path}/delegates", {"after": after, "limit": page})
             with sessions.begin() as session:
                 for item in snapshot["delegates"]:
-                    payload = PAYLOADS[item["type"]]().load(item["payload"])
+                    payload = payload_schema(item["type"]).load(item["payload"])
                     changed += replica.apply_delegate(session, payload)
             read += len(snapshot["delegates"])
             after = snapshot["next_after"]
@@ -141,8 +141,16 @@ def _apply_page(
     """Apply a page of the feed; returns how many were new, the last settled sequence (or 0)
     and whether every event so far was settled."""
     applied, last = 0, 0
+    # A page is mostly events the replica has: its queued copies came first. One query finds
+    # them, so that only the missed ones are parsed and applied.
+    ids = [str(e.get("event_id")) for e in envelopes if REPLICA in SUBSCRIBERS.get(e["type"], ())]
+    consumed = set(
+        session.scalars(select(ConsumedEvent.event_id).where(ConsumedEvent.event_id.in_(ids)))
+    )
     for envelope in envelopes:
-        if REPLICA in SUBSCRIBERS.get(envelope["type"], ()):
+        if REPLICA in SUBSCRIBERS.get(envelope["type"], ()) and (
+            str(envelope.get("event_id")) not in consumed
+        ):
             try:
                 loaded, payload = parse(envelope)
             except ValidationError as error:  # never block the feed on one bad event

@@ -12,7 +12,7 @@ from sqlalchemy.orm import sessionmaker
 
 from services.notify import delivery, messages, replica
 from services.notify.messages import Letter
-from shared.events import Envelope
+from shared.events import envelope_schema
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def delegate_changed(envelope: dict, payload: dict, outlet: Outlet) -> str:
         recipient=delegate["email"],
         language=messages.language_of(delegate["language"]),
         delegate_id=delegate["id"],
-        task_args=Envelope().dump(envelope),
+        task_args=envelope_schema().dump(envelope),
     )
     category = {f"category_{k}": v for k, v in now.category.items() if v}
     letter = Letter(

@@ -29,7 +29,7 @@ from services.notify.arrivals import VENUE, Admission
 from services.notify.dispatch import Outlet
 from services.notify.models import KnownDelegate
 from shared.config import Settings
-from shared.events import CHECKIN_ADMITTED, Envelope
+from shared.events import CHECKIN_ADMITTED, envelope_schema
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def alert(
         recipient=protocol.email,
         language="en",
         delegate_id=fact.registration_id,
-        task_args=Envelope().dump(envelope),
+        task_args=envelope_schema().dump(envelope),
     )
 
     def build():

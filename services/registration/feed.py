@@ -19,7 +19,7 @@ from shared.events import (
     DELEGATE_UPDATED,
     EVENT_CREATED,
     EVENT_UPDATED,
-    PAYLOADS,
+    payload_schema,
 )
 
 MAX_PAGE = 1000
@@ -95,4 +95,4 @@ def _snapshot(registration: Registration, signer: BadgeSigner) -> dict:
         kind, payload = DELEGATE_ERASED, erased_snapshot(registration)
     else:
         kind, payload = DELEGATE_UPDATED, {**snapshot(registration, signer), "detail": {}}
-    return {"type": kind, "payload": PAYLOADS[kind]().dump(payload)}
+    return {"type": kind, "payload": payload_schema(kind).dump(payload)}

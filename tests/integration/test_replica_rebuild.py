@@ -26,6 +26,7 @@ from services.checkin.models import (
 from services.registration.models import outbox as registration_outbox
 from shared import access, db
 from shared.db import utcnow
+from shared.events import parse
 from tests.conftest import fresh_database
 from tests.integration.conftest import bearer
 
@@ -224,6 +225,26 @@ def test_a_lost_event_is_noticed_as_a_gap_and_repaired_by_catch_up(forum):
         assert catch_up.position(session) == repaired.through == newest.sequence
     again = catch_up.catch_up(sessions, feed_client(forum), now=utcnow() + LATER)
     assert (again.applied, again.through) == (0, newest.sequence)
+
+
+def test_catch_up_parses_only_the_events_the_replica_missed(forum, monkeypatch):
+    for _ in range(3):
+        forum.register()
+    forum.replicate()
+    forum.register()
+    assert lose_next_events(forum) == 1
+    parsed = []
+
+    def counting_parse(envelope):
+        parsed.append(envelope["event_id"])
+        return parse(envelope)
+
+    monkeypatch.setattr(catch_up, "parse", counting_parse)
+
+    done = catch_up.catch_up(live_sessions(forum), feed_client(forum), now=utcnow() + LATER)
+
+    assert done.applied == 1 and done.seen >= 4
+    assert len(parsed) == 1  # the others were in the replica: read, not parsed again
 
 
 def test_catch_up_does_not_move_past_events_too_recent_to_be_settled(forum):
