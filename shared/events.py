@@ -71,11 +71,12 @@ SUBSCRIBERS: dict[str, tuple[str, ...]] = {
 }
 
 # Subscribers that take a list of envelopes, not one: the relay sends each of them one message
-# a round holding every envelope bound for it, in sequence order. Every admission goes to
-# these two, and a Celery task per admission cost their workers more than the gate's own
-# work; a batch is recorded in one transaction. (Webhooks stay one task per event: each is
-# its own delivery, to endpoints that fail alone.)
-BATCHED = frozenset({RECORD_ARRIVAL, NOTIFY_ARRIVAL})
+# a round holding every envelope bound for it, in sequence order, and the batch is applied in
+# one transaction. Every admission goes to the arrival pair, every change of registration to
+# the replica; a Celery task per event cost their workers more than the event's own work (an
+# import of thousands, or the morning rush). Mail and webhooks stay one task per event: each
+# is its own delivery, which fails alone.
+BATCHED = frozenset({RECORD_ARRIVAL, NOTIFY_ARRIVAL, REPLICA})
 
 
 def queue_of(task_name: str) -> str:
@@ -262,22 +263,27 @@ def parse(envelope: dict) -> tuple[dict, dict]:
     return loaded, payload
 
 
-def parse_batch(envelopes: list[dict] | dict, event_type: str) -> list[tuple[dict, dict]]:
+def parse_batch(envelopes: list[dict] | dict, task_name: str) -> list[tuple[dict, dict]]:
     """Parse the envelopes of a batched task (BATCHED), leaving out, with a warning, any that
-    is malformed or of another type: one bad event must not hold up the others. A lone
-    envelope, as queued before these tasks took batches, is a batch of one."""
+    is malformed or of a type the task does not take: one bad event must not hold up the
+    others. A lone envelope, as queued before these tasks took batches, is a batch of one."""
     parsed = []
-    for envelope in [envelopes] if isinstance(envelopes, dict) else envelopes:
+    for envelope in as_batch(envelopes):
         try:
             loaded, payload = parse(envelope)
         except ValidationError as exc:
             _skipped(envelope, f"malformed ({', '.join(sorted(exc.messages_dict))})")
             continue
-        if loaded["type"] != event_type:
-            _skipped(envelope, f"not {event_type}")
+        if task_name not in SUBSCRIBERS[loaded["type"]]:
+            _skipped(envelope, f"not for {task_name}")
             continue
         parsed.append((loaded, payload))
     return parsed
+
+
+def as_batch(message: list[dict] | dict) -> list[dict]:
+    """The envelopes of a relayed message: a batched task's list, or one envelope."""
+    return [message] if isinstance(message, dict) else message
 
 
 def _skipped(envelope, why: str) -> None:

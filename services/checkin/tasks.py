@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from services.checkin import catch_up, closing, replica
 from services.checkin.worker import app, sessions, settings
-from shared.events import parse
+from shared.events import REPLICA, parse_batch
 
 log = logging.getLogger(__name__)
 # After a gap, wait this long for the missing event (workers apply events in parallel, so it
@@ -20,7 +20,7 @@ CATCH_UP_PLANNED = "checkin:catch-up-planned"
 
 
 @app.task(
-    name="checkin.apply_registration_event",
+    name=REPLICA,
     # A lost database connection, or a concurrent worker applying the same event first
     # (its row makes the retry a no-op).
     autoretry_for=(OperationalError, IntegrityError),
@@ -29,18 +29,25 @@ CATCH_UP_PLANNED = "checkin:catch-up-planned"
     retry_jitter=True,
     max_retries=20,
 )
-def apply_registration_event(envelope: dict) -> bool:
-    """Apply one of registration's events to the badge replica, once; when the event before
-    it is missing, catch up from registration's feed shortly."""
-    loaded, payload = parse(envelope)
+def apply_registration_event(envelopes: list[dict] | dict) -> int:
+    """Apply registration's events (a batch: shared.events.BATCHED) to the badge replica in
+    one transaction, in order, each once; returns how many were new. When the event before
+    the batch is missing, catch up from registration's feed shortly. A malformed envelope is
+    logged and left out; a retry takes the whole batch again, which changes nothing twice."""
+    events = parse_batch(envelopes, REPLICA)
+    sequences = {loaded["sequence"] for loaded, _payload in events}
     with sessions().begin() as session:
-        applied = replica.apply(session, loaded, payload)
-        gap = applied and catch_up.gap_before(session, loaded["producer"], loaded["sequence"])
-    if gap:
-        log.warning("%s event %s arrived before %s", loaded["producer"], loaded["sequence"],
-                    loaded["sequence"] - 1)  # fmt: skip
+        applied = [loaded for loaded, payload in events if replica.apply(session, loaded, payload)]
+        gaps = [
+            loaded["sequence"] - 1
+            for loaded in applied
+            if loaded["sequence"] - 1 not in sequences
+            and catch_up.gap_before(session, loaded["producer"], loaded["sequence"])
+        ]
+    if gaps:
+        log.warning("registration events %s missing", ", ".join(map(str, gaps)))
         _catch_up_soon()
-    return applied
+    return len(applied)
 
 
 @cache

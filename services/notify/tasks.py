@@ -162,7 +162,7 @@ def vip_alert(envelopes: list[dict]) -> list[str]:
     (every step is idempotent); any other fails its own admission only, logged."""
     outlet = resources().outlet
     protocol = vip.Protocol.from_settings(settings)
-    admitted = parse_batch(envelopes, CHECKIN_ADMITTED)
+    admitted = parse_batch(envelopes, VIP_ALERT)
     outcomes = []
     for admission in arrivals.note_arrivals(outlet.sessions, admitted):
         try:

@@ -17,7 +17,7 @@ from services.registration.worker import (
     signer,
 )
 from shared import db
-from shared.events import CHECKIN_ADMITTED, RECORD_ARRIVAL, parse_batch
+from shared.events import RECORD_ARRIVAL, parse_batch
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def record_arrival(envelopes: list[dict]) -> int:
     """Note delegates' first admissions (`checkin.admitted`, a batch: shared.events.BATCHED) in
     one transaction; returns how many delegates arrived. A malformed envelope is logged and
     left out; a redelivery changes nothing, so a retry takes the whole batch again."""
-    admitted = parse_batch(envelopes, CHECKIN_ADMITTED)
+    admitted = parse_batch(envelopes, RECORD_ARRIVAL)
     with sessions().begin() as session:
         return arrivals.record(session, [(p["badge_id"], p["at"]) for _, p in admitted])
 

@@ -24,7 +24,7 @@ from services.registration.models import outbox as registration_outbox
 from shared import db
 from shared.badges import qr_png
 from shared.config import Settings
-from shared.events import parse, queue_of
+from shared.events import as_batch, parse, queue_of
 from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, VIEWPORTS
 from tests.conftest import fresh_database
 from tests.support.processes import ROOT, free_port, start_process, stop_process, wait_until
@@ -59,7 +59,9 @@ class Gates:
         batch: list[tuple[str, dict]] = []
         engine = db.make_engine(self.settings.registration_database_url)
         try:
-            registration_outbox.relay_once(engine, lambda task, env: batch.append((task, env)))
+            registration_outbox.relay_once(
+                engine, lambda task, msg: batch.extend((task, e) for e in as_batch(msg))
+            )
         finally:
             engine.dispose()
         checkin_engine = db.make_engine(self.settings.checkin_database_url)

@@ -15,7 +15,7 @@ from services import checkin, registration
 from services.checkin import replica
 from services.registration.models import outbox as registration_outbox
 from shared.config import Settings
-from shared.events import parse, queue_of
+from shared.events import as_batch, parse, queue_of
 
 
 @dataclass
@@ -31,7 +31,9 @@ class Forum:
         """Publish registration's pending events and apply checkin's share to the replica."""
         batch: list[tuple[str, dict]] = []
         engine = self.registration.application.extensions["registration"].db.engine
-        registration_outbox.relay_once(engine, lambda task, env: batch.append((task, env)))
+        registration_outbox.relay_once(
+            engine, lambda task, msg: batch.extend((task, env) for env in as_batch(msg))
+        )
         sessions = self.checkin.application.extensions["checkin"].db.sessions
         for task, envelope in batch:
             if queue_of(task) == "checkin":

@@ -12,7 +12,7 @@ from services.checkin.models import outbox as checkin_outbox
 from services.registration import arrivals
 from services.registration.models import Registration
 from shared.db import as_utc
-from shared.events import CHECKIN_ADMITTED, RECORD_ARRIVAL, parse_batch, queue_of
+from shared.events import RECORD_ARRIVAL, parse_batch, queue_of
 from tests.integration.conftest import bearer, delegate
 
 pytestmark = pytest.mark.integration
@@ -370,6 +370,6 @@ def _deliver_checkin_events(forum, again: bool = False) -> list[int]:
 def _record_arrivals(forum, envelopes: list[dict]) -> int:
     """What `registration.record_arrival` does with its batch, on the forum's database."""
     sessions = forum.registration.application.extensions["registration"].db.sessions
-    admitted = parse_batch(envelopes, CHECKIN_ADMITTED)
+    admitted = parse_batch(envelopes, RECORD_ARRIVAL)
     with sessions.begin() as session:
         return arrivals.record(session, [(p["badge_id"], p["at"]) for _, p in admitted])

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from services import registration
 from services.registration.lifecycle import LISTED_DUPLICATES
 from services.registration.models import outbox as registration_outbox
+from shared.events import as_batch
 from tests.integration.conftest import bearer, delegate
 
 pytestmark = pytest.mark.integration
@@ -378,7 +379,7 @@ def test_the_replica_keeps_the_newest_state_whatever_order_events_arrive_in(foru
     act(forum, mayor["id"], "badge/reissue")
     batch: list[dict] = []
     engine = forum.registration.application.extensions["registration"].db.engine
-    registration_outbox.relay_once(engine, lambda task, env: batch.append(env))
+    registration_outbox.relay_once(engine, lambda task, msg: batch.extend(as_batch(msg)))
     ours = [e for e in batch if (e["payload"].get("delegate") or {}).get("id") == mayor["id"]]
     sessions = forum.checkin.application.extensions["checkin"].db.sessions
 

@@ -20,6 +20,7 @@ from services.registration.models import outbox
 from shared import db
 from shared.celery_app import create_celery, publisher
 from shared.config import Settings
+from shared.events import REPLICA, as_batch
 from tests.integration.conftest import delegate
 from tests.support.processes import free_port, start_process, stop_process, wait_until
 
@@ -118,6 +119,36 @@ def test_what_registration_writes_reaches_the_replica_through_relay_and_worker(
     wait_until(lambda: outbox.pending(engine) == 0, 10, "the outbox to drain")
 
 
+def test_a_round_of_registrations_is_one_replica_message_and_a_bad_envelope_is_left_out(
+    settings, registration_app, processes, checkin_db
+):
+    processes.checkin_worker()
+    for n in range(5):
+        register(registration_app, given_name=f"Delegate {n}")
+    engine = registration_app.extensions["registration"].db.engine
+    app = create_celery("test-publisher", settings)
+    publish = publisher(app)
+    to_checkin: list[list[dict]] = []
+
+    def with_a_bad_one(task: str, message) -> None:
+        if task == REPLICA:
+            to_checkin.append(message)
+            message = [
+                *message[:2],
+                {"event_id": "broken", "type": "delegate.registered"},
+                *message[2:],
+            ]
+        publish(task, message)
+
+    outbox.relay_once(engine, with_a_bad_one)
+
+    [batch] = to_checkin  # the seeded event, its grants and the five delegates: one message
+    assert [e["sequence"] for e in batch] == sorted(e["sequence"] for e in batch)
+    wait_until(lambda: count(checkin_db, ConsumedEvent) == len(batch), 30, "the batch applied")
+    assert count(checkin_db, ReplicaBadge) == 5
+    app.close()
+
+
 def test_a_redelivered_event_is_applied_once(settings, registration_app, processes, checkin_db):
     processes.checkin_worker()
     register(registration_app)
@@ -127,7 +158,7 @@ def test_a_redelivered_event_is_applied_once(settings, registration_app, process
     publish = publisher(app)
 
     def publish_twice(task: str, envelope: dict) -> None:
-        sent.append(envelope)
+        sent.extend(as_batch(envelope))
         if task.startswith("checkin."):
             publish(task, envelope)
             publish(task, envelope)
