@@ -191,11 +191,11 @@ def import_rows(
     compare_registered(session, event, rows, sheet.header("email"))
     todo = [r for r in rows if r.status == "valid"]
     for done, result in enumerate(todo, 1):
-        registered = lifecycle.register(
+        registered = lifecycle.register_in(
             session,
             signer,
             links,
-            event.slug,
+            event,
             result.data,
             invited=options.invited,
             actor=actor,

@@ -52,6 +52,22 @@ def register(
     delegation's code) skips approval too, within the delegation's quota; the first member
     becomes its head. The answer warns when the delegate looks registered already under
     another address (same name, organisation and city)."""
+    event = event_by_slug(session, slug, lock=True)
+    return register_in(session, signer, links, event, data, invited, actor, delegation)
+
+
+def register_in(
+    session: Session,
+    signer: BadgeSigner,
+    links: ManageLinks,
+    event: Event,
+    data: dict,
+    invited: bool = False,
+    actor: Actor = DELEGATE,
+    delegation: Delegation | None = None,
+) -> access.ShownOnce:
+    """`register`, in an event whose row the caller has locked (an import registers its
+    thousands of rows under one lock, without reading the event again for each)."""
     data = dict(data)
     code = data.pop("invitation_code", None)
     consent = privacy.consent_record(
@@ -60,7 +76,6 @@ def register(
         data.pop("consent_version", None),
         basis=privacy.BY_DELEGATION if actor.kind == HEAD else privacy.BY_DELEGATE,
     )
-    event = event_by_slug(session, slug, lock=True)
     category = _category(event, data["category"])
     key = domain.email_key(data["email"])
     if session.scalar(
