@@ -1,15 +1,18 @@
 """The badge's fonts: vendored Noto subsets (fonts/README.md), a face chosen for each
-character, and for each document a subset of just the glyphs it shows.
+character, and each face parsed for fpdf2 once a process.
 
-fpdf2 subsets with fontTools when it writes a PDF, which for a 24,000-glyph CJK font costs
-about 270 ms a document; HarfBuzz's subsetter (uharfbuzz, which fpdf2 uses to shape Arabic
-anyway) cuts the few glyphs a badge needs in a fifth of a millisecond, so each document gets
-tiny fonts. fpdf2's own pass over them still cost about half of a badge PDF's time:
-`pdf_output.PresubsetOutput` writes the PDF without it.
+fpdf2 parses a font with fontTools when it is added (cmap, metrics, glyph names: 300 ms for
+the 24,000-glyph bold CJK face) and subsets it with fontTools when it writes a PDF (270 ms).
+Documents used to get HarfBuzz subsets of just their glyphs, written to a temporary file for
+fpdf2 to parse again, which cost a quarter of a badge PDF's time. Now every document shares
+one parse of each whole face (`embed`), and `pdf_output.PresubsetOutput` cuts the glyphs it
+drew out of the face with HarfBuzz (uharfbuzz, which fpdf2 uses to shape Arabic anyway) in a
+fraction of a millisecond, so each PDF still carries tiny fonts.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import unicodedata
 from collections.abc import Iterable
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import uharfbuzz as hb
 from fpdf import FPDF
+from fpdf.fonts import SubsetMap, TTFFont
 
 FONTS_DIR = Path(__file__).parent / "fonts"
 
@@ -114,12 +118,42 @@ def direction(text: str) -> str | None:
 def advance(key: str, text: str) -> float:
     """How far `text` set in face `key` reaches, in ems, shaped as fpdf2 shapes it (HarfBuzz
     with its default features: kerning, Arabic joining)."""
-    face, font, _ = _face(key)
+    face, _, _ = _face(key)
+    return sum(position.x_advance for _, position in _shaped(key, text)) / face.upem
+
+
+# Bidi classes that leave a run left to right whatever surrounds it, in the order written.
+_LEFT_TO_RIGHT = frozenset({"L", "EN", "ES", "ET", "CS", "WS", "ON"})
+
+
+@functools.lru_cache(maxsize=4096)
+def plain(key: str, text: str) -> bool:
+    """Whether `text` in face `key` is the face's own glyph for each character at its own
+    advance, left to right: no kerning, ligature, mark or joining, nothing for the bidi
+    algorithm to reorder or mirror. fpdf2 draws such text the same without shaping it."""
+    if not all(_stays_left_to_right(c) for c in text):
+        return False
+    _, font, _ = _face(key)
+    nominal = [font.get_nominal_glyph(ord(c)) for c in text]
+    if None in nominal:
+        return False
+    shaped = [(info.codepoint, pos.x_advance, pos.x_offset, pos.y_offset, pos.y_advance)
+              for info, pos in _shaped(key, text)]  # fmt: skip
+    return shaped == [(glyph, font.get_glyph_h_advance(glyph), 0, 0, 0) for glyph in nominal]
+
+
+def _stays_left_to_right(char: str) -> bool:
+    return unicodedata.bidirectional(char) in _LEFT_TO_RIGHT and not unicodedata.mirrored(char)
+
+
+@functools.lru_cache(maxsize=4096)  # a badge measures a line's runs many times; mails repeat
+def _shaped(key: str, text: str) -> tuple[tuple[hb.GlyphInfo, hb.GlyphPosition], ...]:
+    _, font, _ = _face(key)
     buffer = hb.Buffer()
     buffer.add_str(text)
     buffer.guess_segment_properties()
     hb.shape(font, buffer)
-    return sum(position.x_advance for position in buffer.glyph_positions) / face.upem
+    return tuple(zip(buffer.glyph_infos, buffer.glyph_positions, strict=True))
 
 
 def extent(key: str) -> tuple[float, float]:
@@ -137,15 +171,49 @@ def missing_glyphs(text: str) -> set[str]:
     }
 
 
-def embed(pdf: FPDF, texts: Iterable[tuple[str, bool]], workdir: Path) -> None:
-    """Add to `pdf`, as families named by face, subsets covering every (text, bold) given."""
-    needed: dict[str, set[int]] = {}
-    for text, bold in texts:
-        for key, run in runs(text, bold):
-            needed.setdefault(key, set()).update(map(ord, run))
-    for key, codepoints in needed.items():
-        subset_input = hb.SubsetInput()
-        subset_input.unicode_set.update(codepoints)
-        path = workdir / f"{key}.ttf"
-        path.write_bytes(hb.subset(_face(key)[0], subset_input).blob.data)
-        pdf.add_font(family=key, fname=path)
+def embed(pdf: FPDF, texts: Iterable[tuple[str, bool]]) -> None:
+    """Add to `pdf`, as families named by face, the faces that every (text, bold) given needs."""
+    keys = dict.fromkeys(key for text, bold in texts for key, _ in runs(text, bold))
+    for key in keys:
+        pdf.fonts[key] = _for_document(pdf, key)
+
+
+class _DocumentFont(TTFFont):
+    """A document's view of a face whose parse every document shares (`_for_document`)."""
+
+    __slots__ = ()
+
+    def close(self) -> None:
+        """Nothing to close: fpdf2 closes a font's file after writing it, but this one stays
+        open for the next document."""
+
+
+# TTFFont's attributes, all shared with the parse but those a document changes.
+_SLOTS = tuple(slot for cls in TTFFont.__mro__ for slot in getattr(cls, "__slots__", ()))
+
+
+@functools.cache
+def _parsed(key: str) -> TTFFont:
+    """fpdf2's parse of a whole face, as `FPDF.add_font` makes it, once a process, with what
+    fpdf2 would otherwise load on a document's first use of it."""
+    font = TTFFont(FPDF(), FONTS_DIR / _FILES[key], key, "")
+    font.hbfont  # noqa: B018 - fpdf2 makes its HarfBuzz font on first use; made once here
+    font.ttfont.getReverseGlyphMap()  # glyph ids by name, which the PDF writer looks up
+    return font
+
+
+def _for_document(pdf: FPDF, key: str) -> _DocumentFont:
+    """The face for one document, as `add_font` would add it: the parse shared, with the
+    document's own number, glyph map (which glyphs it drew, under which codes), descriptor
+    (the writer names the subset in it) and list of characters it missed."""
+    parsed = _parsed(key)
+    font = _DocumentFont.__new__(_DocumentFont)
+    for slot in _SLOTS:
+        if hasattr(parsed, slot):  # fpdf2 leaves some unset
+            setattr(font, slot, getattr(parsed, slot))
+    font.i = len(pdf.fonts) + 1
+    font.desc = copy.copy(parsed.desc)
+    font.missing_glyphs = []
+    font.biggest_size_pt = 0
+    font.subset = SubsetMap(font)
+    return font

@@ -141,7 +141,12 @@ class Typesetter:
         for key, run in runs:
             run_width = badge_fonts.advance(key, run) * em
             pdf.set_font(key, size=size)
-            # fpdf2 puts the baseline of a cell of height h at y + h/2 + 0.3 em.
-            pdf.set_xy(left, baseline - 0.8 * em)
-            pdf.cell(w=run_width, h=em, text=run)
+            if badge_fonts.plain(key, run):
+                # Nothing to shape: set as it is, without the bidi pass and the shaping that a
+                # cell makes, which were most of what a badge's text cost.
+                pdf.text(left, baseline, run)
+            else:
+                # fpdf2 puts the baseline of a cell of height h at y + h/2 + 0.3 em.
+                pdf.set_xy(left, baseline - 0.8 * em)
+                pdf.cell(w=run_width, h=em, text=run)
             left += run_width

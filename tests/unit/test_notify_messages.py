@@ -159,6 +159,19 @@ def test_badge_mails_made_one_after_another_each_carry_their_own_name_and_badge(
         assert pdf.get_filename() == f"badge-{payload['badge']['id']}.pdf"
 
 
+def test_a_name_holding_the_usual_part_boundaries_leaves_the_mail_whole():
+    name = "--=_rollcall-mixed --=_rollcall-alternative --=_rollcall-related--"
+    mail = received(build(registered(display_name=name, badge_id=4242)))
+
+    boundaries = [part.get_boundary() for part in mail.walk() if part.is_multipart()]
+    assert len(boundaries) == 3 and not any(b in name for b in boundaries)
+    text, html = text_and_html(mail)
+    assert name in text and str(escape(name)) in html
+    assert mail.get_body(("related",)) is not None
+    names = [part.get_filename() for part in mail.iter_attachments()]
+    assert names == ["badge-4242.png", "badge-4242.pdf"]
+
+
 def test_the_html_part_shows_the_same_qr_inline_by_content_id():
     payload = registered()
     mail = received(build(payload))
