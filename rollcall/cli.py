@@ -101,6 +101,7 @@ def smtp_sink() -> None:
 @cli.command()
 @click.option("--delegates", default=800, show_default=True, help="How many delegates.")
 @click.option("--gates", default=4, show_default=True, help="Entrances to the venue.")
+@click.option("--desks", type=int, help="Registration desks (default: one per 2,000 delegates).")
 @click.option("--seed", default=2023, show_default=True, help="The same seed, the same run.")
 @click.option("--speed", default=60.0, show_default=True, help="Simulated seconds a second.")
 @click.option("--replicas", default=1, show_default=True, help="Processes of each (own system).")

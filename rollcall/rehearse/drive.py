@@ -1,13 +1,14 @@
 """Before the doors open: the rehearsal's own event (the forum's categories, a venue, gates
-with their scanner tokens, a desk with a supervisor), then every delegate registered the ways
-they really are: mayors added to their delegations by the protocol office, members joining with
-their delegation's code, invitation lists imported in chunks, press and VIP guests through the
-public API and approved by the organisers."""
+with their scanner tokens, registration desks with a supervisor each), then every delegate
+registered the ways they really are: mayors added to their delegations by the protocol office,
+members joining with their delegation's code, invitation lists imported in chunks, press and
+VIP guests through the public API and approved by the organisers."""
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -24,6 +25,7 @@ from rollcall.rehearse.system import Target
 IMPORT_CHUNK = 1000  # rows of an invitation list sent as one background import
 NAMED_GATES = ("North", "South", "East", "VIP")
 DESK = "Registration desk"
+DELEGATES_PER_DESK = 2000  # the 2 % who forget their badge: ~40 a desk, a minute or so each
 
 
 @dataclass(slots=True)
@@ -43,7 +45,12 @@ class Venue:
     slug: str
     organizer_token: str
     gates: dict[str, str]  # gate name → its scanner token
-    desk_token: str  # a supervisor's token at the desk
+    desks: dict[str, str]  # registration desk → its supervisor's token
+
+    @property
+    def supervisor(self) -> str:
+        """A supervisor's token (the first desk's): for what the desks look up."""
+        return next(iter(self.desks.values()))
 
 
 @dataclass
@@ -56,9 +63,19 @@ def gate_names(count: int) -> list[str]:
     return [*NAMED_GATES[:count], *(f"Gate {n:03d}" for n in range(5, count + 1))]
 
 
-def set_up_event(target: Target, slug: str, gate_count: int, wait_for) -> Venue:
+def desks_for(delegates: int) -> int:
+    """Registration desks for an event of this size: one each `DELEGATES_PER_DESK`."""
+    return max(1, math.ceil(delegates / DELEGATES_PER_DESK))
+
+
+def desk_names(count: int) -> list[str]:
+    return [DESK] if count == 1 else [f"{DESK} {n}" for n in range(1, count + 1)]
+
+
+def set_up_event(target: Target, slug: str, gate_count: int, desk_count: int, wait_for) -> Venue:
     """Create the rehearsal's event (so a rehearsal never touches a real event's figures) with
-    a venue, `gate_count` gates and a desk; wait until checkin knows the event."""
+    a venue, `gate_count` gates and `desk_count` registration desks; wait until checkin knows
+    the event."""
     api = target.api
     today = datetime.now(ZoneInfo(demo.FORUM.timezone)).date()
     categories = [
@@ -96,8 +113,9 @@ def set_up_event(target: Target, slug: str, gate_count: int, wait_for) -> Venue:
         body = {"code": code, "name": name, "everyone": code == "venue"}
         api.post("checkin", areas, token, expect=(201,), json=body)
     gates = {name: _gate_token(api, slug, token, name) for name in gate_names(gate_count)}
-    desk = _gate_token(api, slug, token, DESK, role="supervisor")
-    return Venue(slug, token, gates, desk)
+    desks = {name: _gate_token(api, slug, token, name, role="supervisor")
+             for name in desk_names(desk_count)}  # fmt: skip
+    return Venue(slug, token, gates, desks)
 
 
 def _gate_token(api: Api, slug: str, token: str, name: str, role: str = "scanner") -> str:
@@ -258,6 +276,26 @@ def approve(api: Api, venue: Venue, pending: list[int], advance, workers: int = 
 
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(one, pending))
+
+
+def fetch_badges(api: Api, venue: Venue, delegates: Iterable[Delegate], advance) -> None:
+    """The quick way for a big rehearsal (`--badges api`): every badge's token from the badge
+    print list the organisers export for a print shop, in one request, rather than from each
+    badge mail, which notify may still be rendering."""
+    path = f"/api/v1/events/{venue.slug}/exports/badges.csv"
+    answer, _ = api.call("GET", "registration", path, venue.organizer_token)
+    rows = {int(row["Registration ID"]): row
+            for row in csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig")))}  # fmt: skip
+    missing = 0
+    for delegate in delegates:
+        row = rows.get(delegate.registration_id)
+        if row is None:
+            missing += 1
+            continue
+        delegate.badge_id, delegate.token = int(row["Badge ID"]), row["QR code"]
+    if missing:
+        raise ApiError(f"{missing} delegates are missing from the badge print list")
+    advance(len(rows))
 
 
 def revoke(api: Api, venue: Venue, delegate: Delegate, reason: str) -> None:

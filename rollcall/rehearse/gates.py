@@ -1,4 +1,4 @@
-"""One lane of the morning: a gate's scanner (or the registration desk) serving its queue in
+"""One lane of the morning: a gate's scanner (or a registration desk) serving its queue in
 order, a thread of its own. A person takes a few seconds at the gate (simulated time), then
 the scan goes to the real checkin; the offline gate keeps its scans on the device while the
 network is down and syncs them (`POST /scans/batch`) when it is back."""
@@ -29,10 +29,9 @@ class Outcome:
 
 
 class Gate:
-    def __init__(self, name: str, token: str, api, sim, offline: bool = False):
+    def __init__(self, name: str, token: str, api, sim, offline: bool = False, desk: bool = False):
         self.name, self.token, self.api, self.sim = name, token, api, sim
-        self.can_go_offline = offline
-        self.desk = name == "Registration desk"
+        self.can_go_offline, self.desk = offline, desk
         self.queue: queue.Queue = queue.Queue()
         self.device_queue: list[tuple[dict, object]] = []
         self.rng = random.Random(f"{name}:{sim.rng.random()}")

@@ -3,16 +3,13 @@ in the mail directory), read the way a gate reads a phone: the QR code in its PN
 
 from __future__ import annotations
 
-import base64
 import email
 import io
 import os
 import re
-import struct
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
@@ -50,27 +47,6 @@ def qr_text(png: bytes) -> str | None:
     pixels = Image.open(io.BytesIO(png)).convert("L")
     codes = zxingcpp.read_barcodes(pixels, formats=zxingcpp.BarcodeFormat.QRCode, try_rotate=False)
     return codes[0].text if len(codes) == 1 else None
-
-
-def badge_id_of(token: str) -> int:
-    """The badge number a token claims (its signature is the gates' business)."""
-    raw = base64.b32decode(token + "=" * (-len(token) % 8))
-    return struct.unpack(">BBIIH", raw[:12])[3]
-
-
-def fetch_badges(api, organizer_token: str, delegates, advance, workers: int = 4) -> None:
-    """The quick way for a big rehearsal (`--badges api`): each badge's QR from the organisers'
-    API rather than from its mail, which notify may still be rendering."""
-
-    def one(delegate: Delegate) -> None:
-        path = f"/api/v1/registrations/{delegate.registration_id}/badge.png"
-        answer, _ = api.call("GET", "registration", path, organizer_token)
-        delegate.token = qr_text(answer.content)
-        delegate.badge_id = badge_id_of(delegate.token)
-        advance(1)
-
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(one, delegates))
 
 
 def badge_of(message: Message) -> tuple[int, str] | None:

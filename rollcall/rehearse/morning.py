@@ -1,7 +1,8 @@
 """The morning of the opening plenary, simulated against the real gates, time compressed by
 `speed`: arrivals from 07:30, most in the 30 minutes before 09:00, each at a gate where they
 queue behind the others (one lane a gate, a few seconds a person, plus the real answer's
-latency); some forgot their badge (the desk checks them in by hand), some go out and come back,
+latency); some forgot their badge (they queue at the registration desk with the shortest line,
+which checks them in by hand), some go out and come back,
 a few leave for good, one gate loses the network and syncs its queue later, and a stolen,
 revoked badge is tried.
 
@@ -17,13 +18,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from rollcall.rehearse.drive import DESK, Delegate, Venue
+from rollcall.rehearse.drive import Delegate, Venue
 from rollcall.rehearse.gates import Gate, Outcome
 
 OPENING = 90 * 60  # 09:00, in seconds after 07:30
 END = OPENING + 45 * 60
 NO_SHOW, FORGOT, OUT_AND_BACK, LEAVES = 0.03, 0.02, 0.08, 0.02
 OFFLINE_WINDOW = (OPENING - 10 * 60, OPENING + 5 * 60)  # 08:50 to 09:05
+TO_A_DESK = ""  # the plan's gate for the forgetful: the desk with the shortest line, on arrival
 
 
 @dataclass(order=True)
@@ -55,6 +57,8 @@ class Morning:
     synced: int = 0
     offline_gate: str | None = None
     wall_seconds: float = 0.0
+    lanes: list[str] = field(default_factory=list)  # the gates, then the desks
+    desks: list[str] = field(default_factory=list)
 
 
 class Simulation:
@@ -72,8 +76,9 @@ class Simulation:
         self.result.offline_gate = offline
         self.gates = {
             name: Gate(name, token, api, self, offline=name == offline)
-            for name, token in [*venue.gates.items(), (DESK, venue.desk_token)]
-        }
+            for name, token in venue.gates.items()
+        } | {name: Gate(name, token, api, self, desk=True) for name, token in venue.desks.items()}
+        self.result.lanes, self.result.desks = list(self.gates), list(venue.desks)
         self.online = [n for n in self.entrances if n != offline]
         self._plan(delegates)
 
@@ -91,7 +96,7 @@ class Simulation:
             if delegate is self.stolen:
                 self._schedule(Visit(self._arrival(), 0, delegate, gate, expect="revoked"))
             elif delegate is forgetful or rng.random() < FORGOT:
-                self._schedule(Visit(self._arrival(), 0, delegate, DESK))
+                self._schedule(Visit(self._arrival(), 0, delegate, TO_A_DESK))
             else:
                 roll, then = rng.random(), ""
                 if gate != self.result.offline_gate:
@@ -159,11 +164,17 @@ class Simulation:
             if visit is None:
                 self.gates[self.result.offline_gate].queue.put("sync")
             else:
+                if visit.gate == TO_A_DESK:
+                    visit.gate = self._shortest_desk_line()
                 self.gates[visit.gate].queue.put((self.now(), visit))
         for gate in self.gates.values():
             gate.stop()
         self.result.wall_seconds = time.monotonic() - self.started
         return self.result
+
+    def _shortest_desk_line(self) -> str:
+        """The desk a forgetful delegate walks to: the one with the fewest people at it."""
+        return min(self.result.desks, key=lambda name: self.gates[name].queue.unfinished_tasks)
 
     def _busy(self) -> bool:
         return any(g.busy() for g in self.gates.values())

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from rollcall.rehearse import checks, drive, report, system
-from rollcall.rehearse.mails import MailBox, fetch_badges, message_ids
+from rollcall.rehearse.mails import MailBox, message_ids
 from rollcall.rehearse.morning import Simulation
 from rollcall.rehearse.people import Roster, cities
 
@@ -25,6 +25,7 @@ from rollcall.rehearse.people import Roster, cities
 class Options:
     delegates: int = 800
     gates: int = 4
+    desks: int | None = None  # registration desks; None: one per 2,000 delegates
     seed: int = 2023
     speed: float = 60.0
     replicas: int = 1
@@ -51,10 +52,11 @@ def rehearse(options: Options, console: Console) -> Outcome:
     out = options.out_dir / slug
     out.mkdir(parents=True, exist_ok=True)
     with _system(options, out) as target, _bars(console) as bars:
+        desks = options.desks or drive.desks_for(options.delegates)
         console.print(f"[bold]Rehearsal {slug}[/]: {options.delegates} delegates, "
-                      f"{options.gates} gates, seed {options.seed}, speed ×{options.speed:g}; "
-                      f"{target.description}")  # fmt: skip
-        venue = drive.set_up_event(target, slug, options.gates, _wait_for)
+                      f"{options.gates} gates, {desks} desk(s), seed {options.seed}, "
+                      f"speed ×{options.speed:g}; {target.description}")  # fmt: skip
+        venue = drive.set_up_event(target, slug, options.gates, desks, _wait_for)
         roster = Roster(options.delegates, options.seed)
         since = time.time() - 1
         timings = {"start": time.monotonic() - started}
@@ -70,9 +72,9 @@ def rehearse(options: Options, console: Console) -> Outcome:
             mails = bars.add_task("badge mails", total=options.delegates)
             mailbox.wait_for_badges(options.mail_timeout, lambda n: bars.advance(mails, n))
         else:
-            fetched = bars.add_task("badges (API)", total=options.delegates)
-            fetch_badges(target.api, venue.organizer_token, registered.delegates.values(),
-                         lambda n: bars.advance(fetched, n), options.workers)  # fmt: skip
+            fetched = bars.add_task("badge list", total=options.delegates)
+            drive.fetch_badges(target.api, venue, registered.delegates.values(),
+                               lambda n: bars.advance(fetched, n))  # fmt: skip
         timings["mail"] = time.monotonic() - started - sum(timings.values())
 
         delegates = sorted(registered.delegates.values(), key=lambda d: d.number)
@@ -95,8 +97,8 @@ def rehearse(options: Options, console: Console) -> Outcome:
         if target.checkin_database_url:
             problems += checks.double_admissions(target.checkin_database_url, slug)
     plots = [out / "arrivals.png", out / "queues.png"]
-    report.plot_arrivals(morning.passes, plots[0], morning.offline_gate)
-    report.plot_queues(morning.passes, plots[1], morning.offline_gate)
+    report.plot_arrivals(morning, plots[0])
+    report.plot_queues(morning, plots[1])
     figures = {
         "event": slug,
         "system": target.description,
@@ -106,7 +108,10 @@ def rehearse(options: Options, console: Console) -> Outcome:
         "cities": len(cities()),
         "delegations": len(roster.delegations),
         "approved": len(registered.pending),
+        "gates": options.gates,
+        "desks": len(venue.desks),
         "latency": report.latency_figures(morning),
+        "queue_minutes": report.queue_minutes(morning),
         "headcount": {k: headcount.get(k) for k in ("registered", "arrived", "inside")},
         "simulation": {
             "registered": options.delegates - 1,
@@ -148,7 +153,7 @@ def _bars(console: Console):
 
 def _revoked_at_gates(target, venue, badge_id: int) -> bool:
     found = target.api.get(
-        "checkin", f"/api/v1/events/{venue.slug}/badges", venue.desk_token,
+        "checkin", f"/api/v1/events/{venue.slug}/badges", venue.supervisor,
         params={"q": str(badge_id)},
     )  # fmt: skip
     return any(h["badge"]["id"] == badge_id and h["badge"]["status"] != "active"
@@ -168,6 +173,8 @@ def _show(console: Console, figures: dict) -> None:
     table = Table("figure", "value", title=f"Rehearsal {figures['event']}")
     for kind, numbers in figures["latency"].items():
         table.add_row(f"{kind} latency", ", ".join(f"{k} {v}" for k, v in numbers.items()))
+    for kind, minutes in figures["queue_minutes"].items():
+        table.add_row(f"{kind} queue (min)", ", ".join(f"{k} {v}" for k, v in minutes.items()))
     for key in ("registered", "arrived", "inside"):
         system_says, simulated = figures["headcount"][key], figures["simulation"][key]
         table.add_row(f"headcount {key}", f"{system_says} (simulation: {simulated})")

@@ -3,19 +3,21 @@ plots, scan latencies, and the system's headcount checked against the simulation
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure  # no pyplot: no display, no global state
+from matplotlib.patches import Rectangle
 
-from rollcall.rehearse.gates import Outcome
 from rollcall.rehearse.morning import END, OFFLINE_WINDOW, OPENING, Morning
 
 BIN = 5 * 60
 GRID = 30  # seconds between two queue samples
 MAX_LINES = 10  # more gates than this are drawn as a heat map
+MAX_LABELS = 60  # a heat map names every gate up to this many, else one in every few
 CLOCK = datetime(2023, 12, 7, 7, 30)
 
 
@@ -41,6 +43,21 @@ def latency_figures(morning: Morning) -> dict:
     }
 
 
+def queue_minutes(morning: Morning) -> dict:
+    """How long people stood in line (simulated minutes, p50/p95/max): at the gates, and at
+    the desks."""
+    waits = defaultdict(list)
+    for p in morning.passes:
+        waits["desk" if p.kind == "desk" else "gate"].append((p.served - p.queued) / 60)
+    figures = {}
+    for kind in ("gate", "desk"):
+        values = np.array(waits[kind] or [0.0])
+        p50, p95 = np.percentile(values, [50, 95])
+        figures[kind] = {"p50": round(float(p50), 1), "p95": round(float(p95), 1),
+                         "max": round(float(values.max()), 1)}  # fmt: skip
+    return figures
+
+
 def headcount_problems(headcount: dict, morning: Morning, registered: int) -> list[str]:
     """Every way the system's figures differ from the simulation's own count."""
     problems = []
@@ -59,25 +76,21 @@ def headcount_problems(headcount: dict, morning: Morning, registered: int) -> li
     return problems + morning.mismatches
 
 
-def _gates(passes: list[Outcome]) -> list[str]:
-    return sorted({p.gate for p in passes})
-
-
-def plot_arrivals(passes: list[Outcome], path: Path, offline_gate: str | None = None) -> None:
-    gates = _gates(passes)
+def plot_arrivals(morning: Morning, path: Path) -> None:
+    passes, gates = morning.passes, morning.lanes
     bins = int(END // BIN) + 2
     counts = np.zeros((len(gates), bins))
     for p in passes:
         if p.result == "admitted":
             counts[gates.index(p.gate), min(int(p.served // BIN), bins - 1)] += 1
     title = "Arrivals per gate per 5 minutes"
-    _draw(counts, gates, BIN, title, "admissions", path, bars=True, offline_gate=offline_gate)
+    _draw(counts, morning, BIN, title, "admissions", path, bars=True)
 
 
-def plot_queues(passes: list[Outcome], path: Path, offline_gate: str | None = None) -> None:
+def plot_queues(morning: Morning, path: Path) -> None:
     """Queue length: who joined a gate's queue and whose turn has not come yet, sampled every
     30 s of the morning."""
-    gates = _gates(passes)
+    passes, gates = morning.passes, morning.lanes
     last = max((p.served for p in passes), default=END)
     grid = np.arange(0, max(last, END) + GRID, GRID)
     lengths = np.zeros((len(gates), len(grid)))
@@ -88,17 +101,23 @@ def plot_queues(passes: list[Outcome], path: Path, offline_gate: str | None = No
             turned, grid, "right"
         )
     title = "Queue length per gate"
-    _draw(
-        lengths, gates, GRID, title, "people waiting", path, bars=False, offline_gate=offline_gate
-    )
+    _draw(lengths, morning, GRID, title, "people waiting", path, bars=False)
 
 
-def _draw(values, gates, step, title, unit, path: Path, bars: bool, offline_gate=None) -> None:
-    figure = Figure(figsize=(11, 5.5), dpi=100, layout="constrained")
+def _draw(values, morning: Morning, step, title, unit, path: Path, bars: bool) -> None:
+    gates, desks, offline_gate = morning.lanes, morning.desks, morning.offline_gate
+    heat_map = len(gates) > MAX_LINES
+    if heat_map and len(desks) > 1:  # the desks as one row: together, on the gates' scale
+        at_desk = np.isin(gates, desks)
+        values = np.vstack([values[~at_desk], values[at_desk].sum(axis=0)])
+        gates = [g for g in gates if g not in set(desks)] + [f"{len(desks)} desks together"]
+    height = min(5.5 + max(0, len(gates) - 40) * 0.06, 12) if heat_map else 5.5
+    figure = Figure(figsize=(11, height), dpi=100, layout="constrained")
     axes = figure.add_subplot()
     times = [CLOCK + timedelta(seconds=i * step) for i in range(values.shape[1])]
     labels = [t.strftime("%H:%M") for t in times]
-    if len(gates) <= MAX_LINES:
+    offline = [moment / step for moment in OFFLINE_WINDOW] if offline_gate else None
+    if not heat_map:
         x = np.arange(values.shape[1])
         if bars:
             bottom = np.zeros(values.shape[1])
@@ -108,24 +127,31 @@ def _draw(values, gates, step, title, unit, path: Path, bars: bool, offline_gate
         else:
             for row, gate in enumerate(gates):
                 axes.step(x, values[row], where="post", label=gate)
+        if offline:
+            axes.axvspan(*offline, color="grey", alpha=0.2, label=f"{offline_gate} offline")
         axes.legend(loc="upper left", fontsize="small")
         axes.set_ylabel(unit)
     else:
         image = axes.imshow(values, aspect="auto", interpolation="nearest", cmap="viridis")
         figure.colorbar(image, ax=axes, label=unit)
-        axes.set_ylabel(f"gate (of {len(gates)})")
-        axes.set_yticks(range(0, len(gates), max(1, len(gates) // 10)))
+        axes.set_ylabel(f"{len(morning.lanes) - len(desks)} gates and {len(desks)} desk(s)")
+        last = len(gates) - 1
+        rows = [*range(0, last, math.ceil(len(gates) / MAX_LABELS)), last]
+        axes.set_yticks(rows, [gates[row] for row in rows], fontsize="x-small")
+        if offline:  # a frame around the offline gate's row while it was offline
+            row = gates.index(offline_gate)
+            box = Rectangle((offline[0], row - 0.5), offline[1] - offline[0], 1, fill=False,
+                            edgecolor="red", linewidth=1.5)  # fmt: skip
+            axes.add_patch(box)
+            axes.annotate(f"{offline_gate} offline", (offline[1], row), xytext=(6, 0),
+                          textcoords="offset points", color="red", fontsize="small",
+                          va="center")  # fmt: skip
     every = max(1, 600 // step)  # a tick every 10 minutes, or 20, 40…
     while values.shape[1] / every > 14:
         every *= 2
     ticks = range(0, values.shape[1], every)
     axes.set_xticks(list(ticks), [labels[i] for i in ticks])
     axes.axvline(OPENING / step, color="black", linestyle="--", linewidth=1)
-    if offline_gate:
-        start, end = (moment / step for moment in OFFLINE_WINDOW)
-        axes.axvspan(start, end, color="grey", alpha=0.2, label=f"{offline_gate} offline")
-        if len(gates) <= MAX_LINES:
-            axes.legend(loc="upper left", fontsize="small")
     axes.set_title(f"{title} (dashed: opening plenary, 09:00)")
     axes.set_xlabel("time of the morning (simulated)")
     figure.savefig(path)

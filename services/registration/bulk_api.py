@@ -355,8 +355,9 @@ def export_registrations(slug: str, fmt: str):
 @blp.doc(security=BEARER, responses=FILE_RESPONSES)
 def export_badges(slug: str, fmt: str):
     """The badge print list: confirmed delegates with an active badge, by category and name,
-    with the Latin transliteration of names in other scripts."""
-    return _download(slug, fmt, exports.badge_list)
+    with the Latin transliteration of names in other scripts and the text of each badge's QR
+    code (for a print shop that draws the codes)."""
+    return _download(slug, fmt, functools.partial(exports.badge_list, signer=resources().signer))
 
 
 def _download(slug: str, fmt: str, make) -> Response:

@@ -15,9 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from services.registration import spreadsheets
+from services.registration.changes import badge_token
 from services.registration.domain import Status
 from services.registration.models import Event, Registration
 from shared import countries
+from shared.badges import BadgeSigner
 from shared.db import as_utc, utcnow
 
 FORMATS = {"csv": spreadsheets.CSV_TYPE, "xlsx": spreadsheets.XLSX_TYPE}
@@ -29,7 +31,7 @@ REGISTRATION_HEADERS = [
 ]  # fmt: skip
 BADGE_HEADERS = [
     "Display name", "Latin name", "Organisation", "City", "Country name", "Category label",
-    "Colour", "Badge ID", "Badge version", "Registration ID",
+    "Colour", "Badge ID", "Badge version", "Registration ID", "QR code",
 ]  # fmt: skip
 
 
@@ -75,9 +77,11 @@ def registrations(session: Session, event: Event, fmt: str) -> Export:
     return _export(event, "registrations", fmt, headers, rows)
 
 
-def badge_list(session: Session, event: Event, fmt: str) -> Export:
+def badge_list(session: Session, event: Event, fmt: str, signer: BadgeSigner) -> Export:
     """Confirmed delegates with an active badge, by category, then name: what the protocol
-    office prints. The Latin name stands under a name in another script on the badge."""
+    office prints, or sends to a print shop. The Latin name stands under a name in another
+    script on the badge; the QR code column is the text its QR code holds (the signed token a
+    gate reads), for printers that draw the code themselves."""
     categories = {c.code: c for c in event.categories}
     order = {c.code: i for i, c in enumerate(event.categories)}
     confirmed = [
@@ -101,6 +105,7 @@ def badge_list(session: Session, event: Event, fmt: str) -> Export:
                 r.badge.id,
                 r.badge.version,
                 r.id,
+                badge_token(r, signer),
             ]
         )
     return _export(event, "badges", fmt, BADGE_HEADERS, rows)

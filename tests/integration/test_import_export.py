@@ -17,6 +17,7 @@ from rollcall.importing import import_delegates
 from services.registration import exports
 from services.registration.bulk_api import MAX_UPLOAD_BYTES
 from services.registration.import_jobs import SYNC_ROWS
+from shared.badges import verifier_from
 from tests.integration.conftest import bearer, delegate
 
 pytestmark = pytest.mark.integration
@@ -217,6 +218,10 @@ def test_names_in_every_script_round_trip_through_import_and_both_exports(forum)
         latin = {r["Display name"]: r["Latin name"] or "" for r in rows}
         assert latin["王小明"] == "Wang Xiaoming"
         assert latin["Наталья Ким"] == "Natalya Kim"
+        # The text of each badge's QR code, for a print shop: the signed token a gate admits.
+        for row in rows:
+            claim = verifier_from(forum.settings).verify(row["QR code"])
+            assert (claim.badge_id, claim.version) == (int(row["Badge ID"]), 1)
 
 
 def test_an_exported_list_imports_again_as_unchanged(forum):

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from rollcall.rehearse import report
-from rollcall.rehearse.morning import Morning
+from rollcall.rehearse import drive, report
+from rollcall.rehearse.drive import Delegate, Venue, desk_names
+from rollcall.rehearse.gates import Outcome
+from rollcall.rehearse.morning import Morning, Simulation
 from rollcall.rehearse.people import Roster, cities
 from rollcall.rehearse.rehearsal import Options, rehearse
 
@@ -57,6 +59,33 @@ def test_a_difference_from_the_simulation_is_a_problem():
     assert len(report.headcount_problems(wrong_gate, morning, 5)) == 2
 
 
+def test_a_forgetful_delegate_walks_to_the_desk_with_the_shortest_line():
+    venue = Venue("e", "t", {"North": "n", "South": "s"}, {d: d for d in desk_names(3)})
+    people = [Delegate(n, f"{n}@example.org", "delegate", n, n, f"T{n}") for n in range(1, 60)]
+    simulation = Simulation(None, venue, people, seed=1, speed=60)
+    assert simulation.result.lanes == ["North", "South", *desk_names(3)]
+    lines = dict(zip(desk_names(3), (2, 0, 1), strict=True))
+    for desk, waiting in lines.items():
+        for _ in range(waiting):
+            simulation.gates[desk].queue.put("someone")
+    assert simulation._shortest_desk_line() == "Registration desk 2"
+    assert drive.desks_for(800) == 1 and drive.desks_for(20_000) == 10
+
+
+def test_many_gates_are_drawn_as_a_heat_map_with_their_names(tmp_path):
+    gates, desks = drive.gate_names(40), desk_names(12)
+    morning = Morning(lanes=gates + desks, desks=desks, offline_gate=gates[-1])
+    for n in range(2000):
+        lane = (gates + desks)[n % 52]
+        morning.passes.append(Outcome(lane, "gate", "in", 3000 + n, 3000 + 2 * n, 0.01, "admitted"))
+    report.plot_arrivals(morning, tmp_path / "arrivals.png")
+    report.plot_queues(morning, tmp_path / "queues.png")
+    for name in ("arrivals.png", "queues.png"):
+        assert (tmp_path / name).read_bytes().startswith(PNG)
+    waits = report.queue_minutes(morning)
+    assert waits["gate"]["max"] == round(1999 / 60, 1) and waits["desk"]["p50"] == 0
+
+
 def rehearsed(tmp_path: Path, **options) -> dict:
     outcome = rehearse(Options(out_dir=tmp_path, mail_timeout=120, **options), Console(width=100))
     figures = outcome.report
@@ -74,7 +103,9 @@ def rehearsed(tmp_path: Path, **options) -> dict:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_small_rehearsal_matches_its_headcount_and_draws_its_plots(tmp_path, database_url):
-    rehearsed(tmp_path, delegates=40, gates=4, speed=900, web_workers=1, database_url=database_url)
+    figures = rehearsed(tmp_path, delegates=40, gates=4, desks=2, speed=900, web_workers=1,
+                        database_url=database_url)  # fmt: skip
+    assert figures["desks"] == 2 and figures["queue_minutes"]["desk"]["max"] >= 0
 
 
 def requests_served(log: Path, pattern: str) -> int:
@@ -86,7 +117,13 @@ def requests_served(log: Path, pattern: str) -> int:
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_two_of_everything_share_the_load_and_count_each_delegate_once(tmp_path, database_url):
     figures = rehearsed(
-        tmp_path, delegates=30, gates=3, speed=900, replicas=2, database_url=database_url
+        tmp_path,
+        delegates=30,
+        gates=3,
+        speed=900,
+        replicas=2,
+        database_url=database_url,
+        badges="api",  # the tokens from the badge print list, as the big runs take them
     )
     assert figures["scan_log_checked"]
     logs = tmp_path / figures["event"] / "system" / "logs"
