@@ -71,12 +71,17 @@ SUBSCRIBERS: dict[str, tuple[str, ...]] = {
 }
 
 # Subscribers that take a list of envelopes, not one: the relay sends each of them one message
-# a round holding every envelope bound for it, in sequence order, and the batch is applied in
-# one transaction. Every admission goes to the arrival pair, every change of registration to
-# the replica; a Celery task per event cost their workers more than the event's own work (an
-# import of thousands, or the morning rush). Mail and webhooks stay one task per event: each
-# is its own delivery, which fails alone.
-BATCHED = frozenset({RECORD_ARRIVAL, NOTIFY_ARRIVAL, REPLICA})
+# a round holding every envelope bound for it, in sequence order. Every admission goes to the
+# arrival pair and every change of registration to the replica, each batch applied in one
+# transaction: a Celery task per event cost their workers more than the event's own work (an
+# import of thousands, or the morning rush). Delegates' messages go in batches too, sent over
+# one SMTP connection, each message still recorded and sent once on its own (a failed one
+# retries the batch, whose sent messages are not sent again). Webhooks stay one task per
+# event: each is its own delivery to someone else's server, which fails alone.
+BATCHED = frozenset({RECORD_ARRIVAL, NOTIFY_ARRIVAL, REPLICA, NOTIFY_DELEGATE})
+# At most this many envelopes a message: a mail takes tens of milliseconds, and a round's 200
+# in one task would keep the other worker processes idle while one sends them all.
+BATCH_LIMITS = {NOTIFY_DELEGATE: 20}
 
 
 def queue_of(task_name: str) -> str:

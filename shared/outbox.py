@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from shared.db import as_utc, for_writes
-from shared.events import BATCHED, ENVELOPE_VERSION, SUBSCRIBERS, payload_schema
+from shared.events import BATCH_LIMITS, BATCHED, ENVELOPE_VERSION, SUBSCRIBERS, payload_schema
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,8 @@ class Outbox:
 
     def _publish(self, rows: list, publish: Publish) -> tuple[int, Exception | None]:
         """Send the messages for `rows` (in sequence order): one per event to most subscribers,
-        one holding all the rows' envelopes bound for it to a batched one (BATCHED). Returns
+        one holding all the rows' envelopes bound for it to a batched one (BATCHED), or several
+        holding at most its limit each (BATCH_LIMITS). Returns
         how many rows, from the first, had every message accepted, and the error that stopped
         the next one (None when all were).
 
@@ -182,12 +183,14 @@ class Outbox:
                 break
         for task_name, held in batches.items():
             held = [i for i in held if i < done]
-            if not held:
-                continue
-            try:
-                publish(task_name, [envelopes[i] for i in held])
-            except Exception as exc:
-                done, error = held[0], exc
+            size = BATCH_LIMITS.get(task_name) or len(held) or 1
+            for start in range(0, len(held), size):
+                chunk = held[start : start + size]
+                try:
+                    publish(task_name, [envelopes[i] for i in chunk])
+                except Exception as exc:
+                    done, error = chunk[0], exc
+                    break
         return done, error
 
     def pending(self, engine: Engine) -> int:

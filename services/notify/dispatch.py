@@ -11,7 +11,9 @@ from datetime import datetime
 from sqlalchemy.orm import sessionmaker
 
 from services.notify import delivery, messages, replica
+from services.notify.mailer import MailRejected, describe
 from services.notify.messages import Letter
+from services.notify.models import FAILED, REJECTED
 from shared.events import envelope_schema
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,27 @@ class Outlet:
     mail_from: str
     link_for: LinkFor
     now: Callable[[], datetime]
+
+
+def delegates_changed(batch: list[tuple[dict, dict]], outlet: Outlet) -> list[str]:
+    """Handle a batch of loaded changes in order, each as `delegate_changed` does; returns
+    what happened to each. A message refused for good is recorded so and the rest go on; any
+    other failure (the mail server or the database away) lets the rest go on too and is
+    raised at the end, so the batch is tried again, and what was sent is not sent twice."""
+    done, failure = [], None
+    for envelope, payload in batch:
+        try:
+            done.append(delegate_changed(envelope, payload, outlet))
+        except (ValueError, MailRejected) as exc:  # recorded as rejected: trying again is no use
+            log.warning("event %s: message refused: %s", envelope["event_id"], describe(exc))
+            done.append(REJECTED)
+        except Exception as exc:
+            log.warning("event %s: %s", envelope["event_id"], describe(exc))
+            failure = failure or exc
+            done.append(FAILED)
+    if failure is not None:
+        raise failure
+    return done
 
 
 def delegate_changed(envelope: dict, payload: dict, outlet: Outlet) -> str:

@@ -1,7 +1,7 @@
 """Notify's tasks: thin, named, idempotent. Each parses its input and calls one function.
 
 Subscriptions (shared/events.py SUBSCRIBERS): `notify.apply_event` ← event.created/updated,
-`notify.delegate_message` ← every delegate.* and badge.* change but the erasure,
+`notify.delegate_message` ← every delegate.* and badge.* change but the erasure (in batches),
 `notify.forget_delegate` ← delegate.erased, `notify.vip_alert` ← checkin.admitted in batches
 (it enqueues `notify.send_sms` for protocol's SMS). Beat runs `notify.send_due_reminders` (which
 enqueues one `notify.reminder` per delegate), `notify.send_due_digests` (one `notify.digest`
@@ -72,15 +72,17 @@ TASK_FOR_KIND = {
 
 
 @app.task(name=DELEGATE_MESSAGE, **RETRY)
-def delegate_message(envelope: dict) -> str:
-    """Take a delegate's change into notify's replica and send the message it calls for, once:
-    received, badge (confirmed, approved, promoted, reissued), waitlisted, rejected, cancelled."""
-    loaded, payload = parse(envelope)
-    return dispatch.delegate_changed(loaded, payload, resources().outlet)
+def delegate_message(envelopes: list[dict] | dict) -> list[str]:
+    """Take delegates' changes (a batch: shared.events.BATCHED) into notify's replica and send
+    the message each calls for, once: received, badge (confirmed, approved, promoted,
+    reissued), waitlisted, rejected, cancelled; over one SMTP connection for the batch."""
+    r = resources()
+    with r.mailer.one_connection():
+        return dispatch.delegates_changed(parse_batch(envelopes, DELEGATE_MESSAGE), r.outlet)
 
 
 @app.task(name="notify.badge_mail", **RETRY)
-def badge_mail(envelope: dict) -> str:
+def badge_mail(envelope: dict) -> list[str]:
     """The former name of `notify.delegate_message`, kept so that tasks queued before an
     upgrade still run."""
     return delegate_message(envelope)

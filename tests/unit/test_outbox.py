@@ -14,12 +14,14 @@ from sqlalchemy.orm import Session
 
 from shared.db import make_engine
 from shared.events import (
+    BATCH_LIMITS,
     BATCHED,
     CHECKIN_ADMITTED,
     CHECKIN_EXITED,
     DELEGATE_REGISTERED,
     EVENT_CREATED,
     NOTIFY_ARRIVAL,
+    NOTIFY_DELEGATE,
     NOTIFY_WEBHOOKS,
     RECORD_ARRIVAL,
     REPLICA,
@@ -167,7 +169,7 @@ def test_relay_publishes_in_sequence_order_to_every_subscriber(engine, outbox):
         assert [seq for t, seq, _ in publish.sent if t == task] == sorted(
             seq for t, seq, _ in expected if t == task
         )
-    assert publish.batches == [(REPLICA, [1, 2, 3])]
+    assert sorted(publish.batches) == sorted([(NOTIFY_DELEGATE, [2, 3]), (REPLICA, [1, 2, 3])])
 
 
 def test_relay_marks_what_it_published_and_a_second_round_publishes_nothing(engine, outbox):
@@ -225,14 +227,15 @@ def test_a_later_round_publishes_the_held_back_events_in_order(engine, outbox):
 def test_event_refused_by_one_subscriber_goes_again_to_all_of_them(engine, outbox):
     # At least once: the subscriber that had accepted it gets it again, and dedupes on the id.
     add(engine, outbox, (DELEGATE_REGISTERED, delegate_registered()))
-    first, second, *_others = [t for t in SUBSCRIBERS[DELEGATE_REGISTERED] if t not in BATCHED]
-    partly = RecordingPublish(fail_on=1, fail_task=second)
+    [alone] = [t for t in SUBSCRIBERS[DELEGATE_REGISTERED] if t not in BATCHED]
+    partly = RecordingPublish(fail_on=1, fail_task=NOTIFY_DELEGATE)
 
     assert outbox.relay_once(engine, partly) == 0
     again = RecordingPublish()
     assert outbox.relay_once(engine, again) == 1
 
-    assert partly.sent == [(first, 1, DELEGATE_REGISTERED)]
+    assert sorted(partly.sent) == sorted([(alone, 1, DELEGATE_REGISTERED),
+                                          (REPLICA, 1, DELEGATE_REGISTERED)])  # fmt: skip
     assert sorted(again.sent) == sorted(
         (task, 1, DELEGATE_REGISTERED) for task in SUBSCRIBERS[DELEGATE_REGISTERED]
     )
@@ -323,6 +326,23 @@ def test_a_batch_holds_only_the_events_before_one_that_failed(engine, outbox):
     again = RecordingPublish()
     assert outbox.relay_once(engine, again) == 2
     assert sorted(again.batches) == [(NOTIFY_ARRIVAL, [3, 4]), (RECORD_ARRIVAL, [3, 4])]
+
+
+def test_a_batch_over_its_subscribers_limit_goes_in_several_messages_in_order(
+    engine, outbox, monkeypatch
+):
+    monkeypatch.setitem(BATCH_LIMITS, NOTIFY_DELEGATE, 2)
+    add(engine, outbox, *[(DELEGATE_REGISTERED, delegate_registered()) for _ in range(5)])
+    failing = RecordingPublish(fail_on=4, fail_task=NOTIFY_DELEGATE)
+
+    assert outbox.relay_once(engine, failing) == 2  # the second message held 3 and 4
+
+    mails = [seqs for task, seqs in failing.batches if task == NOTIFY_DELEGATE]
+    assert mails == [[1, 2]]
+    again = RecordingPublish()
+    assert outbox.relay_once(engine, again) == 3
+    assert [seqs for task, seqs in again.batches if task == NOTIFY_DELEGATE] == [[3, 4], [5]]
+    assert [seqs for task, seqs in again.batches if task == REPLICA] == [[3, 4, 5]]
 
 
 def test_a_round_marks_its_published_events_with_one_statement(engine, outbox):

@@ -1,0 +1,165 @@
+"""Notify's mailer against a real SMTP server (aiosmtpd on loopback): a batch's mails over one
+connection, a new connection when the server ends the held one, and a batch of delegates'
+messages in which one is refused for good and one must wait."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from email.message import EmailMessage
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from rollcall.processes import free_port
+from services import notify
+from services.notify import dispatch
+from services.notify.delivery import ALREADY_SENT
+from services.notify.dispatch import Outlet
+from services.notify.mailer import MailDeferred, SmtpMailer
+from services.notify.models import REJECTED, SENT
+from shared.config import Settings
+from shared.db import make_engine, make_sessions, utcnow
+from shared.events import parse
+from tests.support.factories import registered_envelope
+
+pytestmark = pytest.mark.integration
+
+
+class Server:
+    """Counts the messages each SMTP session delivers; refuses the envelope with 421 (closing
+    the session, as RFC 5321 has it) once a session has delivered `per_session`."""
+
+    def __init__(self, per_session: int | None = None):
+        self.per_session = per_session
+        self.delivered: Counter[int] = Counter()  # session → messages
+        self.subjects: list[str] = []
+        self.recipients: list[str] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("refused-"):
+            return "550 No such user here"
+        if address.startswith("later-"):
+            return "451 Try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.per_session and self.delivered[id(session)] >= self.per_session:
+            return "421 Too many messages in this session, closing"
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.delivered[id(session)] += 1
+        subject = next(line for line in envelope.content.splitlines() if line.startswith(b"Subj"))
+        self.subjects.append(subject.decode().removeprefix("Subject: "))
+        self.recipients.extend(envelope.rcpt_tos)
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+def serve(handler: Server, port: int) -> Controller:
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller
+
+
+def mailer(port: int) -> SmtpMailer:
+    settings = dataclasses.replace(Settings.from_env(), smtp_host="127.0.0.1", smtp_port=port)
+    return SmtpMailer(settings)
+
+
+def message(n: int) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "a@rollcall.test", "b@example.org", f"mail {n}"
+    mail.set_content("Your badge.")
+    return mail
+
+
+def test_mails_sent_within_one_connection_share_it_and_others_get_their_own(port):
+    server = Server()
+    controller = serve(server, port)
+    try:
+        smtp = mailer(port)
+        with smtp.one_connection():
+            for n in range(5):
+                smtp.send(message(n))
+        smtp.send(message(5))
+        smtp.send(message(6))
+    finally:
+        controller.stop()
+    assert sorted(server.delivered.values()) == [1, 1, 5]
+    assert server.subjects == [f"mail {n}" for n in range(7)]
+
+
+def test_a_server_that_takes_only_so_many_a_session_gets_the_rest_on_new_ones(port):
+    server = Server(per_session=2)
+    controller = serve(server, port)
+    try:
+        smtp = mailer(port)
+        with smtp.one_connection():
+            for n in range(5):
+                smtp.send(message(n))
+    finally:
+        controller.stop()
+    assert sorted(server.delivered.values()) == [1, 2, 2]
+    assert server.subjects == [f"mail {n}" for n in range(5)]  # each once, in order
+
+
+def test_a_server_restarted_between_two_mails_takes_the_second_on_a_new_connection(port):
+    first, second = Server(), Server()
+    controller = serve(first, port)
+    smtp = mailer(port)
+    with smtp.one_connection():
+        smtp.send(message(1))
+        controller.stop()  # the held connection dies with it
+        controller = serve(second, port)
+        try:
+            smtp.send(message(2))
+        finally:
+            controller.stop()
+        # Nobody listening now: the mail is deferred, not lost, and the next one tries anew.
+        with pytest.raises(MailDeferred):
+            smtp.send(message(3))
+    assert (first.subjects, second.subjects) == (["mail 1"], ["mail 2"])
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_batch_sends_the_rest_past_a_refused_and_a_deferred_mail_then_retries_once(
+    port, database_url, tmp_path
+):
+    server = Server()
+    controller = serve(server, port)
+    settings = Settings.from_env({"NOTIFY_DATABASE_URL": database_url, "VAR_DIR": str(tmp_path)})
+    notify.migrate(settings)
+    engine = make_engine(database_url)
+    smtp = mailer(port)
+    outlet = Outlet(make_sessions(engine), smtp.send, "Rollcall <a@rollcall.test>",
+                    lambda *_: None, utcnow)  # fmt: skip
+    addresses = ["one@example.org", "refused-two@example.org", "later-three@example.org",
+                 "four@example.org"]  # fmt: skip
+    batch = [parse(registered_envelope(email=address)) for address in addresses]
+    try:
+        with smtp.one_connection(), pytest.raises(MailDeferred):
+            dispatch.delegates_changed(batch, outlet)
+        # The task's retry: the sent are not sent again, the refused stays refused.
+        server.handle_RCPT = accepting_everyone
+        with smtp.one_connection():
+            again = dispatch.delegates_changed(batch, outlet)
+    finally:
+        controller.stop()
+        engine.dispose()
+    assert again == [ALREADY_SENT, REJECTED, SENT, ALREADY_SENT]
+    assert sorted(server.delivered.values()) == [1, 2]  # one connection a batch
+    to = [address for address in addresses if not address.startswith("refused")]
+    assert sorted(server.recipients) == sorted(to)
+
+
+async def accepting_everyone(server, session, envelope, address, rcpt_options):
+    envelope.rcpt_tos.append(address)
+    return "250 OK"
