@@ -1,10 +1,8 @@
 """Checks that read the system's own records rather than trust its answers: checkin's
 append-only scan log must never admit a badge into an area it is already inside (two replicas
-racing on one badge included), and no mail may have been sent twice."""
+racing on one badge included)."""
 
 from __future__ import annotations
-
-from collections import Counter
 
 from sqlalchemy import select
 
@@ -32,8 +30,3 @@ def double_admissions(checkin_database_url: str, slug: str) -> list[str]:
             return problems
     finally:
         engine.dispose()
-
-
-def repeated_message_ids(message_ids: list[str]) -> dict[str, int]:
-    """Message-IDs that came more than once: the same message sent twice."""
-    return {mid: n for mid, n in Counter(message_ids).items() if n > 1 and mid}

@@ -28,8 +28,9 @@ class MailTimeout(TimeoutError):
     """Some badge mails did not come in time."""
 
 
-def new_mails(mail_dir: Path, since: float, seen: set[str]) -> Iterator[tuple[str, Message]]:
-    """Messages stored since `since` (epoch seconds) that are not in `seen` yet."""
+def new_mails(mail_dir: Path, since: float, seen: set[str], whole: bool) -> Iterator[Message]:
+    """Messages stored since `since` (epoch seconds) that are not in `seen` yet: whole, or only
+    their headers (the first bytes of the file), which is all a big run needs to count them."""
     with os.scandir(mail_dir) as entries:
         for entry in entries:
             if not entry.name.endswith(".eml") or entry.name in seen:
@@ -38,8 +39,11 @@ def new_mails(mail_dir: Path, since: float, seen: set[str]) -> Iterator[tuple[st
                 continue
             seen.add(entry.name)
             with open(entry.path, "rb") as raw:
-                # compat32, the fast parser: the modern policy is seven times slower per mail.
-                yield entry.name, email.message_from_binary_file(raw)
+                if whole:
+                    # compat32, the fast parser: the modern policy is seven times slower.
+                    yield email.message_from_binary_file(raw)
+                else:
+                    yield BytesHeaderParser().parsebytes(raw.read(HEAD_BYTES))
 
 
 def qr_text(png: bytes) -> str | None:
@@ -61,30 +65,42 @@ def badge_of(message: Message) -> tuple[int, str] | None:
 
 
 class MailBox:
-    """The mail directory as the rehearsal reads it: each mail once, badges by delegate."""
+    """The mail directory as the rehearsal reads it: each mail once, badge mails counted by
+    delegate and every Message-ID counted. With `read_codes`, each badge mail is opened and its
+    QR code read into the delegate's token; without (the tokens came from the badge print list),
+    only the headers are read: a badge mail is the one multipart/mixed mail (its attachments)."""
 
-    def __init__(self, mail_dir: Path, delegates: dict[str, Delegate], since: float):
+    def __init__(self, mail_dir: Path, delegates: dict[str, Delegate], since: float,
+                 read_codes: bool = True):  # fmt: skip
         self.mail_dir, self.delegates, self.since = mail_dir, delegates, since
+        self.read_codes = read_codes
         self.seen: set[str] = set()
         self.badge_mails: Counter[str] = Counter()  # address → badge mails received
+        self.message_ids: Counter[str] = Counter()
 
     def read(self) -> int:
         """Read the mails that came since the last look; returns how many delegates got their
-        first badge."""
+        first badge mail."""
         first = 0
-        for _name, message in new_mails(self.mail_dir, self.since, self.seen):
+        for message in new_mails(self.mail_dir, self.since, self.seen, self.read_codes):
+            self.message_ids[str(message.get("Message-ID", ""))] += 1
+            if message.get_content_type() != "multipart/mixed":
+                continue
             for _, address in getaddresses(message.get_all("To", [])):
                 delegate = self.delegates.get(address.lower())
-                badge = badge_of(message) if delegate else None
-                if badge:
-                    first += not delegate.token
-                    self.badge_mails[delegate.email] += 1
+                if delegate is None:
+                    continue
+                if self.read_codes:
+                    if not (badge := badge_of(message)):
+                        continue
                     delegate.badge_id, delegate.token = badge
+                first += not self.badge_mails[delegate.email]
+                self.badge_mails[delegate.email] += 1
         return first
 
     def wait_for_badges(self, timeout: float, advance: Callable[[int], None]) -> None:
-        """Read badge mails as they arrive until every delegate has their badge's token."""
-        missing = sum(1 for d in self.delegates.values() if not d.token)
+        """Read mails as they arrive until every delegate has had a badge mail."""
+        missing = len(self.delegates) - len(self.badge_mails)
         deadline = time.monotonic() + timeout
         while missing:
             found = self.read()
@@ -100,14 +116,7 @@ class MailBox:
         self.read()
         return {address: n for address, n in self.badge_mails.items() if n > 1}
 
-
-def message_ids(mail_dir: Path, since: float) -> list[str]:
-    """The Message-ID of every mail stored since `since`: headers only, so it stays quick."""
-    ids = []
-    with os.scandir(mail_dir) as entries:
-        for entry in entries:
-            if entry.name.endswith(".eml") and entry.stat().st_mtime >= since:
-                with open(entry.path, "rb") as raw:  # the headers are in the first bytes
-                    headers = BytesHeaderParser().parsebytes(raw.read(HEAD_BYTES))
-                ids.append(str(headers.get("Message-ID", "")))
-    return ids
+    def repeated_message_ids(self) -> dict[str, int]:
+        """Message-IDs that came more than once: the same message sent twice."""
+        self.read()
+        return {mid: n for mid, n in self.message_ids.items() if n > 1 and mid}

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from rollcall.rehearse import checks, drive, report, system
-from rollcall.rehearse.mails import MailBox, message_ids
+from rollcall.rehearse.mails import MailBox, MailTimeout
 from rollcall.rehearse.morning import Simulation
 from rollcall.rehearse.people import Roster, cities
 
@@ -67,7 +67,8 @@ def rehearse(options: Options, console: Console) -> Outcome:
         approving = bars.add_task("approving", total=len(registered.pending))
         drive.approve(target.api, venue, registered.pending, lambda n: bars.advance(approving, n))
         timings["register"] = time.monotonic() - started - sum(timings.values())
-        mailbox = MailBox(target.mail_dir, registered.delegates, since)
+        mailbox = MailBox(target.mail_dir, registered.delegates, since,
+                          read_codes=options.badges == "mail")  # fmt: skip
         if options.badges == "mail":
             mails = bars.add_task("badge mails", total=options.delegates)
             mailbox.wait_for_badges(options.mail_timeout, lambda n: bars.advance(mails, n))
@@ -85,14 +86,22 @@ def rehearse(options: Options, console: Console) -> Outcome:
         morning_bar = bars.add_task("the morning", total=simulation.people_expected())
         morning = simulation.run(lambda n: bars.advance(morning_bar, n))
         timings["morning"] = time.monotonic() - started - sum(timings.values())
+        problems = []
+        if options.badges != "mail":  # the badge mails, sent while the morning ran, all came?
+            mails = bars.add_task("badge mails", total=options.delegates)
+            try:
+                mailbox.wait_for_badges(options.mail_timeout, lambda n: bars.advance(mails, n))
+            except MailTimeout as late:
+                problems.append(str(late))
+            timings["mail_after"] = time.monotonic() - started - sum(timings.values())
 
         headcount = target.api.get(
             "checkin", f"/api/v1/events/{slug}/headcount", venue.organizer_token
         )
-        problems = report.headcount_problems(headcount, morning, options.delegates - 1)
+        problems += report.headcount_problems(headcount, morning, options.delegates - 1)
         doubled = mailbox.doubled()
         problems += [f"{n} badge mails to {address}" for address, n in doubled.items()]
-        repeated = checks.repeated_message_ids(message_ids(target.mail_dir, since))
+        repeated = mailbox.repeated_message_ids()
         problems += [f"Message-ID {mid} sent {n} times" for mid, n in repeated.items()]
         if target.checkin_database_url:
             problems += checks.double_admissions(target.checkin_database_url, slug)
