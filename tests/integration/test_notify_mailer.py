@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 
 import pytest
@@ -63,10 +65,15 @@ def port() -> int:
     return free_port()
 
 
-def serve(handler: Server, port: int) -> Controller:
+@contextmanager
+def serving(handler: Server, port: int) -> Iterator[Controller]:
+    """An SMTP server on loopback for the `with` block."""
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
-    return controller
+    try:
+        yield controller
+    finally:
+        controller.stop()
 
 
 def mailer(port: int) -> SmtpMailer:
@@ -82,47 +89,34 @@ def message(n: int) -> EmailMessage:
 
 
 def test_mails_sent_within_one_connection_share_it_and_others_get_their_own(port):
-    server = Server()
-    controller = serve(server, port)
-    try:
-        smtp = mailer(port)
+    server, smtp = Server(), mailer(port)
+    with serving(server, port):
         with smtp.one_connection():
             for n in range(5):
                 smtp.send(message(n))
         smtp.send(message(5))
         smtp.send(message(6))
-    finally:
-        controller.stop()
     assert sorted(server.delivered.values()) == [1, 1, 5]
     assert server.subjects == [f"mail {n}" for n in range(7)]
 
 
 def test_a_server_that_takes_only_so_many_a_session_gets_the_rest_on_new_ones(port):
-    server = Server(per_session=2)
-    controller = serve(server, port)
-    try:
-        smtp = mailer(port)
-        with smtp.one_connection():
-            for n in range(5):
-                smtp.send(message(n))
-    finally:
-        controller.stop()
+    server, smtp = Server(per_session=2), mailer(port)
+    with serving(server, port), smtp.one_connection():
+        for n in range(5):
+            smtp.send(message(n))
     assert sorted(server.delivered.values()) == [1, 2, 2]
     assert server.subjects == [f"mail {n}" for n in range(5)]  # each once, in order
 
 
 def test_a_server_restarted_between_two_mails_takes_the_second_on_a_new_connection(port):
-    first, second = Server(), Server()
-    controller = serve(first, port)
-    smtp = mailer(port)
+    first, second, smtp = Server(), Server(), mailer(port)
     with smtp.one_connection():
-        smtp.send(message(1))
-        controller.stop()  # the held connection dies with it
-        controller = serve(second, port)
-        try:
+        with serving(first, port):
+            smtp.send(message(1))
+        # The held connection died with that server.
+        with serving(second, port):
             smtp.send(message(2))
-        finally:
-            controller.stop()
         # Nobody listening now: the mail is deferred, not lost, and the next one tries anew.
         with pytest.raises(MailDeferred):
             smtp.send(message(3))
@@ -134,7 +128,6 @@ def test_a_batch_sends_the_rest_past_a_refused_and_a_deferred_mail_then_retries_
     port, database_url, tmp_path
 ):
     server = Server()
-    controller = serve(server, port)
     settings = Settings.from_env({"NOTIFY_DATABASE_URL": database_url, "VAR_DIR": str(tmp_path)})
     notify.migrate(settings)
     engine = make_engine(database_url)
@@ -145,14 +138,14 @@ def test_a_batch_sends_the_rest_past_a_refused_and_a_deferred_mail_then_retries_
                  "four@example.org"]  # fmt: skip
     batch = [parse(registered_envelope(email=address)) for address in addresses]
     try:
-        with smtp.one_connection(), pytest.raises(MailDeferred):
-            dispatch.delegates_changed(batch, outlet)
-        # The task's retry: the sent are not sent again, the refused stays refused.
-        server.handle_RCPT = accepting_everyone
-        with smtp.one_connection():
-            again = dispatch.delegates_changed(batch, outlet)
+        with serving(server, port):
+            with smtp.one_connection(), pytest.raises(MailDeferred):
+                dispatch.delegates_changed(batch, outlet)
+            # The task's retry: the sent are not sent again, the refused stays refused.
+            server.handle_RCPT = accepting_everyone
+            with smtp.one_connection():
+                again = dispatch.delegates_changed(batch, outlet)
     finally:
-        controller.stop()
         engine.dispose()
     assert again == [ALREADY_SENT, REJECTED, SENT, ALREADY_SENT]
     assert sorted(server.delivered.values()) == [1, 2]  # one connection a batch
