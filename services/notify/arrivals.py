@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify.models import Arrival, KnownEvent
-from shared.db import as_utc
+from shared.db import as_utc, refresh_statistics
 
 VENUE = "venue"  # checkin's code of the congress centre itself (services/checkin/areas.py)
 
@@ -64,6 +64,8 @@ def note_arrivals(sessions: sessionmaker, admitted: list[tuple[dict, dict]]) -> 
     with sessions.begin() as session:
         rows = _rows(session, set(keys))
         first = {i: note_arrival(session, admitted[i][1], keys[i], rows) for i in order}
+    with sessions.begin() as session:  # else the lookup above reads the whole day's arrivals
+        refresh_statistics(session, Arrival.__tablename__)
     return [
         Admission(envelope, payload, events.get(payload["event_id"]), local[i], first[i])
         for i, (envelope, payload) in enumerate(admitted)

@@ -150,6 +150,11 @@ def check_rows(
     return results
 
 
+# The tables an import grows that registration looks rows up in by more than their key: their
+# planner statistics are refreshed after each import (`shared.db.refresh_statistics`).
+GROWN = ("registrations", "badges")
+
+
 def import_sheet(
     session: Session,
     signer: BadgeSigner,

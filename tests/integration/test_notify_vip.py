@@ -437,3 +437,25 @@ def waiting_on_a_lock(outlet) -> bool:
             " where wait_event_type = 'Lock' and datname = current_database()"
         )
         return session.execute(waiting).scalar_one() > 0
+
+
+# Regression (the morning of a 200,000-badge rehearsal, autovacuum off as on this machine): the
+# batch's lookup of its arrival rows took the index on (event, day) and read every arrival of
+# the day, as long as the planner counted the table's rows as none.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_arrival_lookup_stays_on_its_own_index_as_the_day_fills(outlet, database_url):
+    outlet, _sent = outlet
+    event_id = factories.unique_id()
+    for _ in range(4):  # a busy morning's batches
+        batch = [factories.checkin(event_id=event_id, area="venue") for _ in range(500)]
+        arrivals.note_arrivals(outlet.sessions, [parse(admission_of(p)) for p in batch])
+    day = datetime.fromisoformat(batch[0]["at"]).date()
+    with outlet.sessions() as session:
+        plan = session.execute(
+            text(
+                "EXPLAIN SELECT id FROM notify_arrivals"
+                " WHERE (event_id, badge_id, day) IN ((:e, 1, :d), (:e, 2, :d))"
+            ),
+            {"e": event_id, "d": day},
+        )
+        assert "uq_notify_arrivals_event_id_badge_id_day" in "\n".join(r for (r,) in plan)
