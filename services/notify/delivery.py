@@ -1,5 +1,6 @@
-"""Send once: a row per message owed, claimed before sending and marked sent after, each step
-in its own transaction, so a redelivered event or a retried task never sends a second mail.
+"""Send once: a row per message owed, recorded and claimed before sending (a delegate's message
+in the transaction that applies their change) and marked sent after, in a transaction of its
+own, so a redelivered event or a retried task never sends a second mail.
 
 The one window no sender can close (the SMTP server accepted the message and the worker died
 before recording it) resends the same deterministic `Message-ID`, so the receiving side can
@@ -16,7 +17,7 @@ from email.message import EmailMessage
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify.mailer import MailRejected, describe
 from services.notify.models import FAILED, QUEUED, REJECTED, SENDING, SENT, Notification
@@ -89,10 +90,20 @@ def send_recorded(
     what: str = "",
 ) -> str:
     """Claim the recorded row `note_id`, build and send its message, record the outcome."""
-    state = _claim(sessions, note_id)
+    state = claim(sessions, note_id)
     if state is not None:
-        log.info("notification %s: %s", what or note_id, state)
-        return {SENT: ALREADY_SENT, SENDING: IN_PROGRESS}.get(state, state)
+        return stopped(state, what or note_id)
+    return send_claimed(sessions, note_id, build, send, what)
+
+
+def send_claimed(
+    sessions: sessionmaker,
+    note_id: int,
+    build: Callable[[], EmailMessage],
+    send: Send,
+    what: object = "",
+) -> str:
+    """Build and send the message of the row `note_id`, claimed for us; record the outcome."""
     try:
         message = build()
         send(message)
@@ -107,17 +118,43 @@ def send_recorded(
     return SENT
 
 
+def stopped(state: str, what: object) -> str:
+    """What a claim that found the row `state` (sent, being sent, or given up) means."""
+    log.info("notification %s: %s", what, state)
+    return {SENT: ALREADY_SENT, SENDING: IN_PROGRESS}.get(state, state)
+
+
 def give_up(sessions: sessionmaker, key: str, why: str) -> None:
     """Mark the message with `key`, if one was recorded and is not sent, as never to be sent
     (overtaken by a newer change, or its delegate erased), so the redrive leaves it alone."""
-    n = Notification
     with sessions.begin() as session:
-        session.execute(
-            update(n)
-            .where(n.idempotency_key == key, n.state.in_((QUEUED, FAILED)))
-            .values(state=REJECTED, last_error=why, updated_at=utcnow())
-        )
+        give_up_in(session, key, why)
+
+
+def give_up_in(session: Session, key: str, why: str) -> None:
+    """`give_up`, in the caller's transaction."""
+    n = Notification
+    session.execute(
+        update(n)
+        .where(n.idempotency_key == key, n.state.in_((QUEUED, FAILED)))
+        .values(state=REJECTED, last_error=why, updated_at=utcnow())
+    )
     log.info("notification %s not sent: %s", key, why)
+
+
+def claim_recorded(session: Session, row: Notification) -> tuple[int, str | None]:
+    """In the caller's transaction: record the row unless one with its key exists, and claim
+    it for sending. (Its id, None) when claimed, else (its id, the state that stopped us). A
+    concurrent worker inserting the same key makes this raise IntegrityError: run the
+    transaction again (`replica.retrying_once`), which then finds its row."""
+    found = session.scalar(
+        select(Notification.id).where(Notification.idempotency_key == row.idempotency_key)
+    )
+    if found is None:
+        session.add(row)
+        session.flush()
+        found = row.id
+    return found, _claim(session, found)
 
 
 def record(sessions: sessionmaker, row: Notification) -> tuple[int, bool]:
@@ -136,7 +173,14 @@ def record(sessions: sessionmaker, row: Notification) -> tuple[int, bool]:
             return session.scalar(find), False
 
 
-def _claim(sessions: sessionmaker, note_id: int) -> str | None:
+def claim(sessions: sessionmaker, note_id: int) -> str | None:
+    """Take the row for sending, in a transaction of its own; None if taken, else the state
+    that stopped us."""
+    with sessions.begin() as session:
+        return _claim(session, note_id)
+
+
+def _claim(session: Session, note_id: int) -> str | None:
     """Take the row for sending; None if taken, else the state that stopped us."""
     now = utcnow()
     n = Notification
@@ -144,15 +188,14 @@ def _claim(sessions: sessionmaker, note_id: int) -> str | None:
         n.state.in_((QUEUED, FAILED)),
         and_(n.state == SENDING, n.updated_at < now - sending_lease()),
     )
-    with sessions.begin() as session:
-        taken = session.execute(
-            update(n)
-            .where(n.id == note_id, claimable)
-            .values(state=SENDING, attempts=n.attempts + 1, updated_at=now)
-        ).rowcount
-        if taken:
-            return None
-        return session.scalar(select(n.state).where(n.id == note_id))
+    taken = session.execute(
+        update(n)
+        .where(n.id == note_id, claimable)
+        .values(state=SENDING, attempts=n.attempts + 1, updated_at=now)
+    ).rowcount
+    if taken:
+        return None
+    return session.scalar(select(n.state).where(n.id == note_id))
 
 
 def _finish(

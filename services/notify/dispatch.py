@@ -57,24 +57,19 @@ def delegates_changed(batch: list[tuple[dict, dict]], outlet: Outlet) -> list[st
 
 
 def delegate_changed(envelope: dict, payload: dict, outlet: Outlet) -> str:
-    """Handle one loaded `delegate.*`/`badge.*` event (not an erasure); returns what happened."""
+    """Handle one loaded `delegate.*`/`badge.*` event (not an erasure); returns what happened.
+    The snapshot is applied and the message recorded and claimed in one transaction; the mail
+    is then sent and its outcome recorded."""
     event_type, delegate = envelope["type"], payload["delegate"]
-    now = replica.retrying_once(
-        outlet.sessions,
-        lambda session: replica.apply_delegate(session, payload, envelope["sequence"]),
-    )
+    sequence = envelope["sequence"]
     kind = messages.choose(event_type, payload)
     if kind is None:
+        replica.retrying_once(
+            outlet.sessions, lambda session: replica.apply_delegate(session, payload, sequence)
+        )
         return NOTHING
-    key = delivery.idempotency_key(envelope["event_id"], kind)
-    if now.erased:
-        delivery.give_up(outlet.sessions, key, "the delegate's personal data was erased")
-        return delivery.SKIPPED
-    if replica.overtaken(payload, now, kind in messages.BADGE_KINDS):
-        delivery.give_up(outlet.sessions, key, f"overtaken by revision {now.revision}")
-        return delivery.SKIPPED
     owed = delivery.Owed(
-        key=key,
+        key=delivery.idempotency_key(envelope["event_id"], kind),
         kind=kind,
         event_type=event_type,
         recipient=delegate["email"],
@@ -82,6 +77,23 @@ def delegate_changed(envelope: dict, payload: dict, outlet: Outlet) -> str:
         delegate_id=delegate["id"],
         task_args=envelope_schema().dump(envelope),
     )
+
+    def take(session) -> tuple[replica.Standing, int | None, str | None]:
+        now = replica.apply_delegate(session, payload, sequence)
+        if now.erased:
+            why = "the delegate's personal data was erased"
+        elif replica.overtaken(payload, now, kind in messages.BADGE_KINDS):
+            why = f"overtaken by revision {now.revision}"
+        else:
+            return now, *delivery.claim_recorded(session, owed.row())
+        delivery.give_up_in(session, owed.key, why)
+        return now, None, delivery.SKIPPED
+
+    now, note_id, state = replica.retrying_once(outlet.sessions, take)
+    if note_id is None:
+        return state
+    if state is not None:
+        return delivery.stopped(state, owed.key)
     category = {f"category_{k}": v for k, v in now.category.items() if v}
     letter = Letter(
         kind=kind,
@@ -95,7 +107,7 @@ def delegate_changed(envelope: dict, payload: dict, outlet: Outlet) -> str:
 
     def build():
         return messages.build(
-            letter, mail_from=outlet.mail_from, idempotency_key=key, now=outlet.now()
+            letter, mail_from=outlet.mail_from, idempotency_key=owed.key, now=outlet.now()
         )
 
-    return delivery.deliver(outlet.sessions, owed, build, outlet.send)
+    return delivery.send_claimed(outlet.sessions, note_id, build, outlet.send, what=owed.key)

@@ -1,6 +1,7 @@
 """Notify's own small replica of registration's events and delegates, from the snapshots it
 receives: what the reminders need, and what tells a late message that a newer change has
-overtaken it. Newest wins (a delegate by revision, an event by outbox sequence); an erased
+overtaken it. Newest wins (a delegate by revision, an event by the outbox sequence of its
+announcements; a delegate's snapshot only introduces an event not announced yet); an erased
 delegate stays erased whatever arrives after."""
 
 from __future__ import annotations
@@ -63,10 +64,19 @@ def apply_event(
     session.flush()
 
 
+def know_event(session: Session, info: dict, sequence: int) -> None:
+    """Take the event's details from a delegate's snapshot if notify has none yet. Only once:
+    its `event.*` announcements keep them up to date, so a delegate's change (thousands of
+    them in an import) does not rewrite the event's row, which every worker would then wait
+    for in turn."""
+    if session.get(KnownEvent, info["id"]) is None:
+        apply_event(session, info, sequence)
+
+
 def apply_delegate(session: Session, payload: dict, sequence: int) -> Standing:
     """Take a `DelegateChanged` snapshot (as loaded) unless a newer one was applied already;
     returns how the delegate stands now."""
-    apply_event(session, payload["event"], sequence)
+    know_event(session, payload["event"], sequence)
     info, badge = payload["delegate"], payload["badge"]
     row = session.get(KnownDelegate, info["id"])
     if row is None or (row.erased_at is None and row.revision < info["revision"]):
@@ -95,7 +105,7 @@ def apply_delegate(session: Session, payload: dict, sequence: int) -> Standing:
 def forget_delegate(session: Session, payload: dict, sequence: int) -> None:
     """Apply a `delegate.erased` snapshot: blank every personal field, for good, keeping
     event, status and category for anonymous counts."""
-    apply_event(session, payload["event"], sequence)
+    know_event(session, payload["event"], sequence)
     info, badge = payload["delegate"], payload["badge"]
     row = session.get(KnownDelegate, info["id"]) or KnownDelegate(
         id=info["id"], event_id=payload["event"]["id"], language=""

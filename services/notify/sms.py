@@ -30,7 +30,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import sessionmaker
 
 from services.notify import delivery
-from services.notify.delivery import _claim, _finish  # the one claim/finish that mail uses
+from services.notify.delivery import _finish, claim  # the one claim/finish that mail uses
 from services.notify.models import FAILED, QUEUED, REJECTED, SENDING, SENT, Notification
 from shared.config import Settings
 
@@ -141,7 +141,7 @@ def deliver(sessions: sessionmaker, sms: Sms, gateway: SmsGateway | None) -> str
         _reject(sessions, note_id, "no SMS gateway configured (SMS_GATEWAY_URL)")
         log.warning("sms %s not sent: no SMS gateway configured", sms.key)
         return delivery.SKIPPED
-    state = _claim(sessions, note_id)
+    state = claim(sessions, note_id)
     if state is not None:
         log.info("sms %s: %s", sms.key, state)
         return {SENT: delivery.ALREADY_SENT, SENDING: delivery.IN_PROGRESS}.get(state, state)
