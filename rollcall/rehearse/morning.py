@@ -1,6 +1,7 @@
 """The morning of the opening plenary, simulated against the real gates, time compressed by
-`speed`: arrivals from 07:30, most in the 30 minutes before 09:00, each at a gate where they
-queue behind the others (one lane a gate, a few seconds a person, plus the real answer's
+`speed`: arrivals from 07:30, most in the 30 minutes before 09:00, each heading for an entrance
+(the named ones draw more people than the numbered ones) and joining the shortest line there,
+that gate's or a neighbour's (one lane a gate, a few seconds a person, plus the real answer's
 latency); some forgot their badge (they queue at the registration desk with the shortest line,
 which checks them in by hand), some go out and come back,
 a few leave for good, one gate loses the network and syncs its queue later, and a stolen,
@@ -86,7 +87,8 @@ class Simulation:
 
     def _plan(self, delegates: list[Delegate]) -> None:
         rng = self.rng
-        weights = [1 / (i + 1) ** 0.5 for i in range(len(self.entrances))]
+        # North draws the most, then South and East; the numbered gates each as many as East.
+        weights = [1 / (min(i, 2) + 1) ** 0.5 for i in range(len(self.entrances))]
         coming = [d for d in delegates if rng.random() >= NO_SHOW]
         self.stolen = rng.choice(coming)  # revoked before the morning; its thief tries it
         forgetful = rng.choice([d for d in coming if d is not self.stolen])  # one at least
@@ -166,6 +168,8 @@ class Simulation:
             else:
                 if visit.gate == TO_A_DESK:
                     visit.gate = self._shortest_desk_line()
+                elif visit.direction == "in":
+                    visit.gate = self._shortest_line_near(visit.gate)
                 self.gates[visit.gate].queue.put((self.now(), visit))
         for gate in self.gates.values():
             gate.stop()
@@ -175,6 +179,15 @@ class Simulation:
     def _shortest_desk_line(self) -> str:
         """The desk a forgetful delegate walks to: the one with the fewest people at it."""
         return min(self.result.desks, key=lambda name: self.gates[name].queue.unfinished_tasks)
+
+    def _shortest_line_near(self, gate: str) -> str:
+        """Where someone heading for `gate` queues: the shortest line of that gate and the ones
+        beside it. (The VIP gate and the gate that goes offline keep their own.)"""
+        if gate not in self.online:
+            return gate
+        at = self.online.index(gate)
+        nearby = self.online[max(0, at - 1) : at + 2]
+        return min(nearby, key=lambda name: (self.gates[name].queue.unfinished_tasks, name != gate))
 
     def _busy(self) -> bool:
         return any(g.busy() for g in self.gates.values())

@@ -72,6 +72,24 @@ def test_a_forgetful_delegate_walks_to_the_desk_with_the_shortest_line():
     assert drive.desks_for(800) == 1 and drive.desks_for(20_000) == 10
 
 
+def test_an_arrival_joins_the_shortest_line_of_the_gates_beside_the_one_they_head_for():
+    gates = {name: name for name in drive.gate_names(8)}
+    venue = Venue("e", "t", gates, {d: d for d in desk_names(1)})
+    people = [Delegate(n, f"{n}@example.org", "delegate", n, n, f"T{n}") for n in range(1, 60)]
+    simulation = Simulation(None, venue, people, seed=1, speed=60)
+    online = simulation.online  # the entrances but VIP and the one that goes offline
+    assert "VIP" not in online and simulation.result.offline_gate not in online
+    for name, waiting in zip(online, (3, 1, 2, 0, 4, 4), strict=True):
+        for _ in range(waiting):
+            simulation.gates[name].queue.put("someone")
+    assert simulation._shortest_line_near(online[0]) == online[1]  # 3 ahead there, 1 beside
+    assert simulation._shortest_line_near(online[2]) == online[3]  # nobody at the next gate
+    assert simulation._shortest_line_near(online[5]) == online[5]  # equal lines: stays
+    assert simulation._shortest_line_near("VIP") == "VIP"
+    offline = simulation.result.offline_gate
+    assert simulation._shortest_line_near(offline) == offline
+
+
 def test_many_gates_are_drawn_as_a_heat_map_with_their_names(tmp_path):
     gates, desks = drive.gate_names(40), desk_names(12)
     morning = Morning(lanes=gates + desks, desks=desks, offline_gate=gates[-1])
