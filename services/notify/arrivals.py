@@ -64,7 +64,7 @@ def note_arrivals(sessions: sessionmaker, admitted: list[tuple[dict, dict]]) -> 
     with sessions.begin() as session:
         rows = _rows(session, set(keys))
         first = {i: note_arrival(session, admitted[i][1], keys[i], rows) for i in order}
-    with sessions.begin() as session:  # else the lookup above reads the whole day's arrivals
+        # Else the lookup above comes to read the whole day's arrivals (shared.db).
         refresh_statistics(session, Arrival.__tablename__)
     return [
         Admission(envelope, payload, events.get(payload["event_id"]), local[i], first[i])

@@ -31,7 +31,7 @@ from sqlalchemy.orm import sessionmaker
 
 from services.notify import delivery
 from services.notify.delivery import _finish, claim  # the one claim/finish that mail uses
-from services.notify.models import FAILED, QUEUED, REJECTED, SENDING, SENT, Notification
+from services.notify.models import FAILED, QUEUED, REJECTED, SENT, Notification
 from shared.config import Settings
 
 log = logging.getLogger(__name__)
@@ -143,8 +143,7 @@ def deliver(sessions: sessionmaker, sms: Sms, gateway: SmsGateway | None) -> str
         return delivery.SKIPPED
     state = claim(sessions, note_id)
     if state is not None:
-        log.info("sms %s: %s", sms.key, state)
-        return {SENT: delivery.ALREADY_SENT, SENDING: delivery.IN_PROGRESS}.get(state, state)
+        return delivery.stopped(state, f"sms {sms.key}")
     try:
         gateway_id = gateway.send(sms.to, sms.text, reference(sms.key))
     except SmsRejected as exc:

@@ -22,7 +22,6 @@ from services.registration.models import ImportJob
 from services.registration.schemas import UtcDateTime
 from shared.access import bearer_digest, bearer_required
 from shared.celery_app import create_celery
-from shared.db import refresh_statistics
 from shared.errors import ErrorBody, ErrorDetail, Problem
 from shared.web import takes_uploads
 
@@ -244,9 +243,6 @@ def import_delegates(query: dict, upload: dict, slug: str):
         report = bulk.import_sheet(
             session, r.signer, r.links, event, actor, sheet, options
         ).as_dict()
-    if report["counts"]["created"]:
-        with r.db.sessions.begin() as session:
-            refresh_statistics(session, *bulk.GROWN)
     return report, 201 if report["counts"]["created"] else 200
 
 

@@ -29,7 +29,7 @@ from services.registration.delegate_lists import Sheet, missing_columns, read_sh
 from services.registration.event_setup import event_by_slug
 from services.registration.models import Event, ImportJob, ImportJobChunk
 from shared.badges import BadgeSigner
-from shared.db import as_utc, refresh_statistics, utcnow
+from shared.db import as_utc, utcnow
 from shared.errors import NotFound, Problem
 from shared.manage_links import ManageLinks
 
@@ -224,8 +224,6 @@ class _Run:
             job.done, job.heartbeat_at = job.done + len(rows), utcnow()
         self.chunks += 1
         self.done += len(rows)
-        with self.sessions.begin() as session:  # the next part's lookups see the rows imported
-            refresh_statistics(session, *bulk.GROWN)
 
     def _checked(self, _phase: str, done: int, total: int) -> None:
         if done % CHUNK_ROWS == 0 or done == total:
