@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Engine,
+    Table,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -131,6 +144,41 @@ def refresh_statistics(session: Session, *tables: str) -> list[str]:
     for table in stale:
         session.execute(text(f'ANALYZE "{table}"'))
     return stale
+
+
+# Ids for `n` new rows of a table with a serial `id`, drawn from its sequence, in order.
+_NEXT_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n) ORDER BY 1"
+)
+
+
+def insert_returning_ids(session: Session, table: Table, rows: list[dict]) -> list[int]:
+    """Insert `rows` into `table` (its `id` a serial) in the caller's transaction, in order;
+    returns their new ids in the same order. Many rows on PostgreSQL draw their ids from the
+    sequence first and go as one pipelined executemany: the alternative, SQLAlchemy's INSERT …
+    VALUES of hundreds of rows with RETURNING, is a statement of hundreds of kilobytes that
+    psycopg parses anew every time (its cache keeps statements under 4 KB), ~0.1 s for 500
+    scans, a fifth of an offline sync's time."""
+    if not rows:
+        return []
+    if len(rows) > 1 and session.get_bind().dialect.name == "postgresql":
+        ids = list(session.scalars(_NEXT_IDS, {"table": table.name, "n": len(rows)}))
+        session.execute(
+            insert(table), [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
+        )
+        return ids
+    returning = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list(session.scalars(returning, rows if len(rows) > 1 else rows[0]))
+
+
+def among(session: Session, column: ColumnElement, values: Iterable) -> ColumnElement[bool]:
+    """`column IN values`, written on PostgreSQL as `column = ANY(:values)`: one array parameter
+    however many values, where IN has one placeholder each, and a statement naming a chunk's
+    500 badges is too long for psycopg's cache of parsed statements (parsed anew each time)."""
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def make_sessions(engine: Engine, *, readonly: bool = False) -> sessionmaker:

@@ -32,7 +32,7 @@ from services.checkin.models import Area, Conflict, Gate, Presence, ReplicaBadge
 from services.checkin.models import outbox as events
 from services.checkin.presence import ENTER, LEAVE, Movement, State
 from shared.badges import BadgeClaim, BadgeVerifier
-from shared.db import as_utc, utcnow
+from shared.db import among, as_utc, utcnow
 
 CHUNK = 500
 _PROVISIONAL = 10**15  # orders a queued scan after every logged one of the same moment
@@ -63,9 +63,13 @@ def sync(
     for start in range(0, len(unique), chunk):
         with sessions.begin() as session:
             gate = session.get(Gate, gate_id)
-            rows, new = _apply_chunk(session, verifier, gate, unique[start : start + chunk], actor)
-            applied += new
-            answers.update(_answers(session, rows))
+            known, logged, conflicts = _apply_chunk(
+                session, verifier, gate, unique[start : start + chunk], actor
+            )
+            applied += len(logged)
+            # The scans logged now can only be in the conflicts found now.
+            conflicts.update(_conflicts_of(session, [r.id for r in known.values()]))
+            answers.update(_answers(session, {**known, **logged}, conflicts))
     return [answers[s.client_id] for s in scans], applied
 
 
@@ -109,9 +113,8 @@ def _by_id(session: Session, model, column, ids: set) -> dict:
     ids.discard(None)
     if not ids:
         return {}
-    return {
-        getattr(r, column.key): r for r in session.scalars(select(model).where(column.in_(ids)))
-    }
+    found = session.scalars(select(model).where(among(session, column, ids)))
+    return {getattr(r, column.key): r for r in found}
 
 
 @dataclass
@@ -131,12 +134,15 @@ class _Item:
 
 def _apply_chunk(
     session: Session, verifier: BadgeVerifier, gate: Gate, scans: list[QueuedScan], actor: str
-) -> tuple[dict[str, Scan], int]:
+) -> tuple[dict[str, Scan], dict[str, Scan], dict[int, int]]:
+    """Log the chunk's scans not logged before; (those logged before, those logged now, scan
+    id → conflict for those logged now), the scans by their device ids."""
     ids = [s.client_id for s in scans]
-    known = {r.client_id: r for r in session.scalars(select(Scan).where(Scan.client_id.in_(ids)))}
+    logged_before = select(Scan).where(among(session, Scan.client_id, ids))
+    known = {r.client_id: r for r in session.scalars(logged_before)}
     todo = [s for s in scans if s.client_id not in known]
     if not todo:
-        return known, 0
+        return known, {}, {}
     now = utcnow()
     event = scanning.event_of(session, gate.event_slug)
     categories = scanning.categories_of(session, event)
@@ -148,7 +154,7 @@ def _apply_chunk(
         b.badge_id: b
         for b in session.scalars(
             select(ReplicaBadge)
-            .where(ReplicaBadge.badge_id.in_(badge_ids))
+            .where(among(session, ReplicaBadge.badge_id, badge_ids))
             .order_by(ReplicaBadge.badge_id)
             .with_for_update()
         )
@@ -157,13 +163,13 @@ def _apply_chunk(
         (badge_id, area_id)
         for badge_id, area_id in session.execute(
             select(Presence.badge_id, Presence.area_id)
-            .where(Presence.badge_id.in_(badge_ids))
+            .where(among(session, Presence.badge_id, badge_ids))
             .order_by(Presence.badge_id, Presence.area_id)
             .with_for_update()
         )
     }
     logged: dict[tuple[int, int], list[Movement]] = defaultdict(list)
-    for move in presence.movements(session, Scan.badge_id.in_(badge_ids)):
+    for move in presence.movements(session, among(session, Scan.badge_id, badge_ids)):
         logged[(move.badge_id, move.area_id)].append(move)
 
     items: list[_Item] = []
@@ -207,13 +213,12 @@ def _apply_chunk(
             now, item.at, client_id=item.scan.client_id, actor=actor,
             inside=(item.inside_since, item.inside_gate),
         )  # fmt: skip
-    session.add_all(rows.values())
-    session.flush()
+    scanning.write_log(session, list(rows.values()))
 
     def real(scan_id: int) -> int:
         return rows[scan_id].id if scan_id >= _PROVISIONAL else scan_id
 
-    session.add_all(
+    conflicts = [
         Conflict(
             event_id=event.id,
             badge_id=key[0],
@@ -223,7 +228,8 @@ def _apply_chunk(
             loser_scan_id=real(loser),
         )  # fmt: skip
         for key, winner, loser in dict.fromkeys(found)
-    )
+    ]
+    session.add_all(conflicts)
     presence.store_many(
         session, {key: final for key, final in finals.items() if final is not None or key in stored}
     )
@@ -238,7 +244,11 @@ def _apply_chunk(
         ),
     )
     session.flush()
-    return {**known, **{row.client_id: row for row in rows.values()}}, len(todo)
+    conflict_of: dict[int, int] = {}
+    for conflict in conflicts:  # in id order: a scan's first conflict, as _conflicts_of
+        conflict_of.setdefault(conflict.winner_scan_id, conflict.id)
+        conflict_of.setdefault(conflict.loser_scan_id, conflict.id)
+    return known, {row.client_id: row for row in rows.values()}, conflict_of
 
 
 def _settle_group(
@@ -316,7 +326,10 @@ def _conflicts_of(session: Session, scan_ids: list[int]) -> dict[int, int]:
         return found
     for conflict in session.scalars(
         select(Conflict)
-        .where(Conflict.winner_scan_id.in_(scan_ids) | Conflict.loser_scan_id.in_(scan_ids))
+        .where(
+            among(session, Conflict.winner_scan_id, scan_ids)
+            | among(session, Conflict.loser_scan_id, scan_ids)
+        )
         .order_by(Conflict.id)
     ):
         found.setdefault(conflict.winner_scan_id, conflict.id)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, insert, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from services.checkin import presence
@@ -34,7 +34,7 @@ from services.checkin.areas import area_by_code
 from services.checkin.models import Area, Gate, ReplicaBadge, ReplicaCategory, ReplicaEvent, Scan
 from services.checkin.models import outbox as events
 from shared.badges import BadgeClaim, BadgeVerifier, InvalidBadge
-from shared.db import as_utc, utcnow
+from shared.db import as_utc, insert_returning_ids, utcnow
 from shared.events import CHECKIN_ADMITTED, CHECKIN_EXITED, CHECKIN_REJECTED
 
 
@@ -236,9 +236,7 @@ def record(session: Session, place: Place, badge: ReplicaBadge | None, *args, **
     """Append a scan to the log, and announce it (admission, exit or rejection) in the same
     transaction."""
     row = log_row(place, *args, **kwargs)
-    # A plain INSERT … RETURNING: the unit of work's flush costs more than the statement.
-    logged = {column.key: getattr(row, column.key) for column in _LOGGED}
-    row.id = session.execute(_INSERT_SCAN, logged).scalar_one()  # the scan's id, for the event
+    write_log(session, [row])  # the scan's id, for the event
     if Result(row.result).passes:
         announce(session, row, badge, place.area.code, place.gate_name)
     else:
@@ -246,8 +244,16 @@ def record(session: Session, place: Place, badge: ReplicaBadge | None, *args, **
     return row
 
 
+def write_log(session: Session, rows: list[Scan]) -> None:
+    """Append scan-log rows made by `log_row` (not added to the session), in order, and give
+    each its id: plain INSERTs, as the unit of work's flush costs more than the statements."""
+    logged = [{column.key: getattr(row, column.key) for column in _LOGGED} for row in rows]
+    ids = insert_returning_ids(session, Scan.__table__, logged)
+    for row, scan_id in zip(rows, ids, strict=True):
+        row.id = scan_id
+
+
 _LOGGED = [c for c in Scan.__table__.columns if c.key != "id"]
-_INSERT_SCAN = insert(Scan.__table__).returning(Scan.__table__.c.id)
 
 
 def log_row(
