@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.notify.mailer import MailRejected, describe
 from services.notify.models import FAILED, QUEUED, REJECTED, SENDING, SENT, Notification
 from shared.config import Settings
-from shared.db import utcnow
+from shared.db import among, insert_returning_ids, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +61,20 @@ class Owed:
     delegate_id: int | None
     task_args: dict  # kept as `envelope`: what the redrive hands back to the message's task
 
+    def values(self) -> dict:
+        """Its notification row's columns (the rest take their defaults)."""
+        return {
+            "idempotency_key": self.key,
+            "event_type": self.event_type,
+            "kind": self.kind,
+            "delegate_id": self.delegate_id,
+            "recipient": self.recipient,
+            "language": self.language,
+            "envelope": self.task_args,
+        }
+
     def row(self) -> Notification:
-        return Notification(
-            idempotency_key=self.key,
-            event_type=self.event_type,
-            kind=self.kind,
-            delegate_id=self.delegate_id,
-            recipient=self.recipient,
-            language=self.language,
-            envelope=self.task_args,
-        )
+        return Notification(**self.values())
 
 
 def deliver(
@@ -142,19 +146,52 @@ def give_up_in(session: Session, key: str, why: str) -> None:
     log.info("notification %s not sent: %s", key, why)
 
 
-def claim_recorded(session: Session, row: Notification) -> tuple[int, str | None]:
-    """In the caller's transaction: record the row unless one with its key exists, and claim
-    it for sending. (Its id, None) when claimed, else (its id, the state that stopped us). A
-    concurrent worker inserting the same key makes this raise IntegrityError: run the
-    transaction again (`replica.retrying_once`), which then finds its row."""
-    found = session.scalar(
-        select(Notification.id).where(Notification.idempotency_key == row.idempotency_key)
+def claim_recorded(session: Session, owed: list[Owed]) -> list[tuple[int, str | None]]:
+    """In the caller's transaction: record the messages owed unless rows with their keys exist,
+    and claim them for sending; for each, (its row's id, None) when claimed, else (its id, the
+    state that stopped us). A few statements whatever the batch's size: the rows found by key,
+    the missing inserted, all claimed in one UPDATE. A key owed twice is claimed for the first;
+    the second finds it being sent. A concurrent worker inserting the same key makes this raise
+    IntegrityError: run the transaction again (`replica.retrying_once`), which then finds it."""
+    if not owed:
+        return []
+    n = Notification
+    keys = [o.key for o in owed]
+    ids = dict(
+        session.execute(
+            select(n.idempotency_key, n.id).where(among(session, n.idempotency_key, keys))
+        ).all()
     )
-    if found is None:
-        session.add(row)
-        session.flush()
-        found = row.id
-    return found, _claim(session, found)
+    missing = list({o.key: o for o in owed if o.key not in ids}.values())
+    rows = [dict(o.values(), state=QUEUED, attempts=0) for o in missing]
+    ids.update(
+        zip([o.key for o in missing], insert_returning_ids(session, n.__table__, rows), strict=True)
+    )
+    now = utcnow()
+    claimable = or_(
+        n.state.in_((QUEUED, FAILED)),
+        and_(n.state == SENDING, n.updated_at < now - sending_lease()),
+    )
+    taken = set(
+        session.scalars(
+            update(n)
+            .where(among(session, n.id, set(ids.values())), claimable)
+            .values(state=SENDING, attempts=n.attempts + 1, updated_at=now)
+            .returning(n.id)
+        )
+    )
+    left = set(ids.values()) - taken
+    found = select(n.id, n.state).where(among(session, n.id, left))
+    states = dict(session.execute(found).all()) if left else {}
+    claims = []
+    for key in keys:
+        note_id = ids[key]
+        if note_id in taken:
+            taken.discard(note_id)  # the first of the key's claims
+            claims.append((note_id, None))
+        else:
+            claims.append((note_id, states.get(note_id, SENDING)))
+    return claims
 
 
 def record(sessions: sessionmaker, row: Notification) -> tuple[int, bool]:

@@ -10,11 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify.models import KnownDelegate, KnownEvent
-from shared.db import utcnow
+from shared.db import among, utcnow
 
 T = TypeVar("T")
 
@@ -76,30 +77,51 @@ def know_event(session: Session, info: dict, sequence: int) -> None:
 def apply_delegate(session: Session, payload: dict, sequence: int) -> Standing:
     """Take a `DelegateChanged` snapshot (as loaded) unless a newer one was applied already;
     returns how the delegate stands now."""
-    know_event(session, payload["event"], sequence)
+    return apply_delegates(session, [(payload, sequence)])[0]
+
+
+def apply_delegates(session: Session, changes: list[tuple[dict, int]]) -> list[Standing]:
+    """`apply_delegate` for a batch of (snapshot, sequence), in order: the delegates read in one
+    query and written in one flush; how each delegate stands after each change."""
+    ids = {payload["delegate"]["id"] for payload, _sequence in changes}
+    rows = {
+        row.id: row
+        for row in session.scalars(
+            select(KnownDelegate).where(among(session, KnownDelegate.id, ids))
+        )
+    }
+    standings = []
+    for payload, sequence in changes:
+        know_event(session, payload["event"], sequence)
+        info = payload["delegate"]
+        row = rows.get(info["id"])
+        if row is None or (row.erased_at is None and row.revision < info["revision"]):
+            row = rows[info["id"]] = row or KnownDelegate(id=info["id"])
+            _take_snapshot(row, payload)
+            session.add(row)
+        event = session.get(KnownEvent, row.event_id)
+        standings.append(standing(row, (event.categories or {}).get(row.category) or {}))
+    session.flush()
+    return standings
+
+
+def _take_snapshot(row: KnownDelegate, payload: dict) -> None:
     info, badge = payload["delegate"], payload["badge"]
-    row = session.get(KnownDelegate, info["id"])
-    if row is None or (row.erased_at is None and row.revision < info["revision"]):
-        row = row or KnownDelegate(id=info["id"])
-        row.event_id = payload["event"]["id"]
-        row.revision = info["revision"]
-        row.status = info["status"]
-        row.category = info["category"]
-        row.language = info["language"]
-        row.email = info["email"]
-        row.display_name = info["display_name"]
-        row.title = info.get("title") or ""
-        row.delegation = info.get("delegation")
-        row.organisation = info.get("organisation")
-        row.manage_nonce = info.get("manage_nonce")
-        row.badge_id = badge["id"] if badge else None
-        row.badge_version = badge["version"] if badge else None
-        row.badge_status = badge["status"] if badge else None
-        row.badge_token = badge["token"] if badge else None
-        session.add(row)
-        session.flush()
-    event = session.get(KnownEvent, row.event_id)
-    return standing(row, (event.categories or {}).get(row.category) or {})
+    row.event_id = payload["event"]["id"]
+    row.revision = info["revision"]
+    row.status = info["status"]
+    row.category = info["category"]
+    row.language = info["language"]
+    row.email = info["email"]
+    row.display_name = info["display_name"]
+    row.title = info.get("title") or ""
+    row.delegation = info.get("delegation")
+    row.organisation = info.get("organisation")
+    row.manage_nonce = info.get("manage_nonce")
+    row.badge_id = badge["id"] if badge else None
+    row.badge_version = badge["version"] if badge else None
+    row.badge_status = badge["status"] if badge else None
+    row.badge_token = badge["token"] if badge else None
 
 
 def forget_delegate(session: Session, payload: dict, sequence: int) -> None:

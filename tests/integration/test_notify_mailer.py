@@ -16,14 +16,20 @@ from aiosmtpd.controller import Controller
 from rollcall.processes import free_port
 from services import notify
 from services.notify import dispatch
-from services.notify.delivery import ALREADY_SENT
-from services.notify.dispatch import Outlet
+from services.notify.delivery import ALREADY_SENT, IN_PROGRESS, SKIPPED
+from services.notify.dispatch import NOTHING, Outlet
 from services.notify.mailer import MailDeferred, SmtpMailer
 from services.notify.models import REJECTED, SENT
 from shared.config import Settings
 from shared.db import make_engine, make_sessions, utcnow
-from shared.events import parse
-from tests.support.factories import registered_envelope
+from shared.events import DELEGATE_CONFIRMED, DELEGATE_REGISTERED, DELEGATE_UPDATED, parse
+from tests.support.factories import (
+    badge_info,
+    delegate_info,
+    envelope,
+    event_info,
+    registered_envelope,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -156,3 +162,56 @@ def test_a_batch_sends_the_rest_past_a_refused_and_a_deferred_mail_then_retries_
 async def accepting_everyone(server, session, envelope, address, rcpt_options):
     envelope.rcpt_tos.append(address)
     return "250 OK"
+
+
+def test_a_batch_taken_in_one_transaction_sends_each_message_once_in_order(
+    port, database_url, tmp_path
+):
+    """One delegate registered and approved in the same batch gets both mails, in order; an
+    event delivered twice in the batch is mailed once; a change calling for no message sends
+    none; a stale change behind a newer one of the same batch is given up; the batch again
+    sends nothing more."""
+    server = Server()
+    settings = Settings.from_env({"NOTIFY_DATABASE_URL": database_url, "VAR_DIR": str(tmp_path)})
+    notify.migrate(settings)
+    engine = make_engine(database_url)
+    smtp = mailer(port)
+    outlet = Outlet(make_sessions(engine), smtp.send, "Rollcall <a@rollcall.test>",
+                    lambda *_: None, utcnow)  # fmt: skip
+    event = event_info()
+
+    def change(event_type: str, delegate: dict, badge: bool = True) -> dict:
+        payload = {"event": event, "delegate": delegate,
+                   "badge": badge_info(event_id=event["id"]) if badge else None}  # fmt: skip
+        return envelope(event_type, payload)
+
+    ana = delegate_info(email="ana@example.org", status="pending")
+    ben = delegate_info(email="ben@example.org")
+    cai = delegate_info(email="cai@example.org")
+    dee = delegate_info(email="dee@example.org", status="waitlisted")
+    twice = change(DELEGATE_REGISTERED, ben)
+    envelopes = [
+        change(DELEGATE_REGISTERED, ana, badge=False),
+        change(DELEGATE_CONFIRMED, {**ana, "revision": 2, "status": "confirmed"}),
+        twice,
+        change(DELEGATE_UPDATED, cai),
+        twice,
+        change(DELEGATE_CONFIRMED, {**dee, "revision": 2, "status": "confirmed"}),
+        change(DELEGATE_REGISTERED, dee, badge=False),  # revision 1, arriving late
+    ]
+    batch = [parse(e) for e in envelopes]
+    try:
+        with serving(server, port):
+            with smtp.one_connection():
+                first = dispatch.delegates_changed(batch, outlet)
+            with smtp.one_connection():
+                again = dispatch.delegates_changed(batch, outlet)
+    finally:
+        engine.dispose()
+    assert first == [SENT, SENT, SENT, NOTHING, IN_PROGRESS, SENT, SKIPPED]
+    # Again: what was sent is not sent twice (Ana's first message is now behind her newer
+    # change, so it is given up before its row is looked at).
+    assert again == [SKIPPED, ALREADY_SENT, ALREADY_SENT, NOTHING, ALREADY_SENT, ALREADY_SENT,
+                     SKIPPED]  # fmt: skip
+    assert server.recipients == ["ana@example.org", "ana@example.org", "ben@example.org",
+                                 "dee@example.org"]  # fmt: skip
