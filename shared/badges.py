@@ -10,7 +10,6 @@ fits a version-5 QR at error correction M. It carries no personal data.
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
 import hashlib
 import io
@@ -58,6 +57,27 @@ def _b32(raw: bytes) -> str:
     return base64.b32encode(raw).decode().rstrip("=")
 
 
+# A token read as one number, in C: the RFC 4648 alphabet mapped to int()'s base-32 digits
+# (base64.b32decode is pure Python, and was a tenth of an offline sync's time).
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_AS_DIGITS = str.maketrans(_ALPHABET, "0123456789ABCDEFGHIJKLMNOPQRSTUV")
+_NOT_ALPHABET = str.maketrans("", "", _ALPHABET)
+_RAW_BYTES = _CLAIM.size + _SIGNATURE_BYTES
+_SPARE_BITS = 5 * TOKEN_LENGTH - 8 * _RAW_BYTES  # the last character's unused bits
+
+
+def token_bytes(text: str) -> bytes:
+    """The bytes a token of TOKEN_LENGTH upper-case characters spells. The last character
+    carries two spare bits: only the spelling the signer made (those bits 0) is a badge, so a
+    changed character is always a different, invalid token."""
+    if text.translate(_NOT_ALPHABET):
+        raise InvalidBadge("not a badge token")
+    number = int(text.translate(_AS_DIGITS), 32)
+    if number & ((1 << _SPARE_BITS) - 1):
+        raise InvalidBadge("not a badge token")
+    return (number >> _SPARE_BITS).to_bytes(_RAW_BYTES, "big")
+
+
 def _raw_public(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
@@ -102,15 +122,8 @@ class BadgeVerifier:
         text = token.strip().upper()
         if len(text) != TOKEN_LENGTH:
             raise InvalidBadge("not a badge token")
-        try:
-            raw = base64.b32decode(text + "=" * (-len(text) % 8))
-        except (binascii.Error, ValueError) as exc:
-            raise InvalidBadge("not a badge token") from exc
+        raw = token_bytes(text)
         body, signature = raw[: _CLAIM.size], raw[_CLAIM.size :]
-        # The last character carries two spare bits: only the one spelling the signer made is a
-        # badge, so a changed character is always a different, invalid token.
-        if len(signature) != _SIGNATURE_BYTES or _b32(raw) != text:
-            raise InvalidBadge("not a badge token")
         fmt, kid, event_id, badge_id, version = _CLAIM.unpack(body)
         if fmt != FORMAT or kid not in self._keys:
             raise InvalidBadge("signed with an unknown key or format")

@@ -33,6 +33,7 @@ from shared.badges import (
     main,
     qr_png,
     signer_from,
+    token_bytes,
     verifier_from,
 )
 from shared.config import Settings
@@ -113,6 +114,14 @@ def test_token_with_one_character_changed_is_rejected():
     assert accepted == []
 
 
+def test_any_76_bytes_spelled_in_base32_read_back_as_those_bytes():
+    """The verifier's reading of a token (as one number, in C) against the standard library's
+    base32, for random bytes and the extremes."""
+    samples = [bytes(76), b"\xff" * 76, *(os.urandom(76) for _ in range(500))]
+    for raw in samples:
+        assert token_bytes(base64.b32encode(raw).decode().rstrip("=")) == raw
+
+
 def test_token_signed_with_another_key_is_rejected():
     stranger, _ = keypair()
 
@@ -151,6 +160,9 @@ def test_token_of_an_unknown_format_is_rejected_even_when_its_signature_verifies
         "ß" * (TOKEN_LENGTH // 2),  # upper-cases to "SS" * 61: the right length, not a token
         "https://example.org/badge",
         TOKEN[:60] + " " + TOKEN[61:],
+        "+" + TOKEN[1:],
+        TOKEN[:60] + "_" + TOKEN[61:],
+        "-" + TOKEN[1:],
     ],
     ids=[
         "empty",
@@ -169,6 +181,9 @@ def test_token_of_an_unknown_format_is_rejected_even_when_its_signature_verifies
         "eszett",
         "url",
         "inner-space",
+        "plus-sign",
+        "underscore",
+        "minus-sign",
     ],
 )
 def test_malformed_token_is_rejected(token):
