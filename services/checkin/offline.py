@@ -31,6 +31,7 @@ from services.checkin.areas import area_by_code
 from services.checkin.models import Area, Conflict, Gate, Presence, ReplicaBadge, Scan
 from services.checkin.models import outbox as events
 from services.checkin.presence import ENTER, LEAVE, Movement, State
+from services.checkin.scanning import LogEntry
 from shared.badges import BadgeClaim, BadgeVerifier
 from shared.db import among, as_utc, utcnow
 
@@ -79,7 +80,7 @@ def answer(session: Session, row: Scan, conflict_id: int | None = None) -> dict:
 
 
 def _answers(
-    session: Session, rows: dict[str, Scan], conflicts: dict[int, int] | None = None
+    session: Session, rows: dict[str, Scan | LogEntry], conflicts: dict[int, int] | None = None
 ) -> dict[str, dict]:
     """`answer` for a chunk of logged scans: their badges, areas, gates and conflicts are
     loaded with one query each, not one a scan."""
@@ -134,7 +135,7 @@ class _Item:
 
 def _apply_chunk(
     session: Session, verifier: BadgeVerifier, gate: Gate, scans: list[QueuedScan], actor: str
-) -> tuple[dict[str, Scan], dict[str, Scan], dict[int, int]]:
+) -> tuple[dict[str, Scan], dict[str, LogEntry], dict[int, int]]:
     """Log the chunk's scans not logged before; (those logged before, those logged now, scan
     id → conflict for those logged now), the scans by their device ids."""
     ids = [s.client_id for s in scans]

@@ -232,7 +232,7 @@ def settle_now(
     )
 
 
-def record(session: Session, place: Place, badge: ReplicaBadge | None, *args, **kwargs) -> Scan:
+def record(session: Session, place: Place, badge: ReplicaBadge | None, *args, **kwargs) -> LogEntry:
     """Append a scan to the log, and announce it (admission, exit or rejection) in the same
     transaction."""
     row = log_row(place, *args, **kwargs)
@@ -244,16 +244,41 @@ def record(session: Session, place: Place, badge: ReplicaBadge | None, *args, **
     return row
 
 
-def write_log(session: Session, rows: list[Scan]) -> None:
-    """Append scan-log rows made by `log_row` (not added to the session), in order, and give
-    each its id: plain INSERTs, as the unit of work's flush costs more than the statements."""
-    logged = [{column.key: getattr(row, column.key) for column in _LOGGED} for row in rows]
+@dataclass(slots=True)
+class LogEntry:
+    """A scan-log row on its way in: a `Scan`'s columns as a plain object (an offline sync
+    makes thousands, and an ORM instance costs several times more to make and to read), given
+    its id by `write_log`. Read back from the log, a row is a `Scan`; both read alike."""
+
+    gate_id: int | None
+    area_id: int | None
+    event_id: int | None
+    badge_id: int | None
+    badge_version: int | None
+    direction: str
+    result: str
+    source: str
+    scanned_at: datetime
+    occurred_at: datetime
+    client_id: str | None
+    message: str | None
+    inside_since: datetime | None
+    inside_gate: str | None
+    reason: str | None
+    actor: str | None
+    undoes_scan_id: int | None = None
+    id: int | None = None
+
+
+_LOGGED = [name for name in LogEntry.__slots__ if name != "id"]
+
+
+def write_log(session: Session, rows: list[LogEntry]) -> None:
+    """Append scan-log rows, in order, and give each its id: plain INSERTs."""
+    logged = [{name: getattr(row, name) for name in _LOGGED} for row in rows]
     ids = insert_returning_ids(session, Scan.__table__, logged)
     for row, scan_id in zip(rows, ids, strict=True):
         row.id = scan_id
-
-
-_LOGGED = [c for c in Scan.__table__.columns if c.key != "id"]
 
 
 def log_row(
@@ -270,9 +295,9 @@ def log_row(
     reason: str | None = None,
     actor: str | None = None,
     inside: tuple[datetime | None, str | None] = (None, None),
-) -> Scan:
-    """A scan-log row, not yet added."""
-    return Scan(
+) -> LogEntry:
+    """A scan-log row, not yet written."""
+    return LogEntry(
         gate_id=_gate_id(place),
         area_id=place.area.id,
         event_id=place.event.id if place.event else None,
@@ -294,7 +319,7 @@ def log_row(
 
 def announce(
     session: Session,
-    row: Scan,
+    row: Scan | LogEntry,
     badge: ReplicaBadge,
     area_code: str,
     gate: str | None,
@@ -306,7 +331,11 @@ def announce(
 
 
 def admission_event(
-    row: Scan, badge: ReplicaBadge, area_code: str, gate: str | None, kind: str | None = None
+    row: Scan | LogEntry,
+    badge: ReplicaBadge,
+    area_code: str,
+    gate: str | None,
+    kind: str | None = None,
 ) -> tuple[str, dict]:
     """The type and payload `announce` writes (offline sync writes a batch of them at once)."""
     kind = kind or (CHECKIN_EXITED if row.direction == Direction.OUT.value else CHECKIN_ADMITTED)
@@ -326,14 +355,16 @@ def admission_event(
     )
 
 
-def announce_rejection(session: Session, row: Scan, area_code: str, gate: str | None) -> None:
+def announce_rejection(
+    session: Session, row: Scan | LogEntry, area_code: str, gate: str | None
+) -> None:
     """`checkin.rejected` for a logged scan that did not pass, in the caller's transaction.
     Its `event_id` is the scanning gate's event (None until registration announced it), so
     only that event's organisers hear of it, whatever event a forged or foreign token names."""
     events.add(session, *rejection_event(row, area_code, gate))
 
 
-def rejection_event(row: Scan, area_code: str, gate: str | None) -> tuple[str, dict]:
+def rejection_event(row: Scan | LogEntry, area_code: str, gate: str | None) -> tuple[str, dict]:
     """The type and payload `announce_rejection` writes."""
     return (
         CHECKIN_REJECTED,

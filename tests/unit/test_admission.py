@@ -207,3 +207,11 @@ def test_replay_follows_time_not_log_order_and_a_second_entry_changes_nothing():
 
 def test_an_exit_while_outside_is_no_movement():
     assert replay([move(1, LEAVE, 0)]) == {}
+
+
+def test_a_log_entry_on_its_way_in_has_exactly_the_scan_logs_columns():
+    """A column added to the scan log without its place in LogEntry would go unwritten."""
+    from services.checkin.models import Scan
+    from services.checkin.scanning import LogEntry
+
+    assert set(LogEntry.__slots__) == {column.key for column in Scan.__table__.columns}
