@@ -13,6 +13,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -63,7 +64,13 @@ def note_arrivals(sessions: sessionmaker, admitted: list[tuple[dict, dict]]) -> 
     order = sorted(range(len(admitted)), key=keys.__getitem__)
     with sessions.begin() as session:
         rows = _rows(session, set(keys))
-        first = {i: note_arrival(session, admitted[i][1], keys[i], rows) for i in order}
+        created = _insert_missing(session, [(keys[i], i, admitted[i][1]) for i in order], rows)
+        first = {
+            i: _at_venue(admitted[i][1])
+            if i in created
+            else note_arrival(session, admitted[i][1], keys[i], rows)
+            for i in order
+        }
         # Else the lookup above comes to read the whole day's arrivals (shared.db).
         refresh_statistics(session, Arrival.__tablename__)
     return [
@@ -79,12 +86,54 @@ def _rows(session: Session, keys: set[tuple[int, int, date]]) -> dict[tuple, Arr
     return {(row.event_id, row.badge_id, row.day): row for row in found}
 
 
+def _insert_missing(session: Session, noted: list[tuple[tuple, int, dict]], rows: dict) -> set:
+    """Insert the rows missing from `rows` of the (key, index, payload) `noted`, in order, each
+    from its key's first admission, in one statement that leaves alone a row another worker
+    inserted meanwhile; add them to `rows`, and return the indices of the admissions that
+    made a row (each the first of its day, at the venue if there)."""
+    firsts: dict[tuple, tuple[int, dict]] = {}
+    for key, index, payload in noted:
+        if key not in rows:
+            firsts.setdefault(key, (index, payload))
+    if not firsts:
+        return set()
+    a = Arrival
+    values = [
+        {
+            "event_id": payload["event_id"],
+            "badge_id": payload["badge_id"],
+            "registration_id": payload.get("registration_id"),
+            "category": payload["category"],
+            "day": key[2],
+            "first_at": payload["at"],
+            "venue_scan_id": payload["scan_id"] if _at_venue(payload) else None,
+        }
+        for key, (_index, payload) in firsts.items()
+    ]
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    inserted = dialect.insert(a).on_conflict_do_nothing(
+        index_elements=[a.event_id, a.badge_id, a.day]
+    )
+    made = {
+        (event_id, badge_id, day)
+        for event_id, badge_id, day in session.execute(
+            inserted.returning(a.event_id, a.badge_id, a.day), values
+        )
+    }
+    rows.update(_rows(session, set(firsts)))  # theirs too, read now that they are there
+    return {firsts[key][0] for key in made}
+
+
+def _at_venue(payload: dict) -> bool:
+    return (payload.get("area") or VENUE) == VENUE
+
+
 def note_arrival(session: Session, payload: dict, key: tuple[int, int, date], rows: dict) -> bool:
     """Record the admission in its badge's arrival row of the day (`key`: event, badge, day;
     `rows`: those read, by key, and this one once written); True when it is the day's first
     admission at the venue (the same scan again, on a retry, is still the first)."""
     a = Arrival
-    at_venue = (payload.get("area") or VENUE) == VENUE
+    at_venue = _at_venue(payload)
     row = rows.get(key)
     if row is None:
         row = _inserted(session, payload, key[2], at_venue)
