@@ -172,9 +172,27 @@ def procfile_workers() -> dict[str, list[str]]:
     for line in PROCFILE.read_text().splitlines():
         _name, _, command = line.partition(":")
         argv = shlex.split(command.replace("%h", "host"))
+        if argv[:1] == ["nice"]:  # background work, niced: the command after the niceness
+            argv = argv[3:]
         if argv and argv[0] == "celery" and "worker" in argv:
             workers[option(argv, "-Q", "--queues")] = argv
     return workers
+
+
+def test_background_work_yields_the_cpu_to_the_web_services():
+    """In the Procfile the relays, workers and beat run niced; in compose their containers
+    have a fraction of the web services' CPU shares: a gate's scan goes first on a shared host."""
+    background = ("relay", "worker", "beat")
+    for line in PROCFILE.read_text().splitlines():
+        name, sep, command = line.partition(":")
+        if sep and not name.startswith("#") and name.strip().endswith(background):
+            assert command.split()[:3] == ["nice", "-n", "10"], name
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    for name, service in services.items():
+        if name.endswith(background):
+            assert service.get("cpu_shares", 1024) < 1024, name
+        elif name in ("registration", "checkin", "notify"):
+            assert "cpu_shares" not in service, name
 
 
 def compose_workers() -> dict[str, list[str]]:
