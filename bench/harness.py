@@ -92,17 +92,24 @@ def run(
     results["sizes"], results["section_s"] = sizes.__dict__, {}
     started = time.monotonic()
 
-    def timed(name: str, measure, system=None) -> None:
+    def timed(name: str, measure, system=None, *, drain: bool = True) -> None:
         """Measure one section; one that breaks is reported and the others still run. With a
-        system, first let its workers finish what earlier sections left them (recorded)."""
-        if system is not None:
+        system, note the CPU each of its processes used meanwhile, and first (unless `drain`
+        is False) let its workers finish what earlier sections left them (recorded)."""
+        if system is not None and drain:
             results.setdefault("drained", {})[name] = system.drain(sizes.drain_wait)
         began = time.monotonic()
+        cpu = system.cpu_seconds() if system is not None else None
         try:
             results[name] = measure()
         except Exception as exc:  # a failed section fails the run, after the others ran
             results.setdefault("errors", {})[name] = f"{type(exc).__name__}: {exc}"
         results["section_s"][name] = round(time.monotonic() - began, 1)
+        if cpu is not None:  # where the section's CPU went, process by process
+            after = system.cpu_seconds()
+            results.setdefault("cpu_s", {})[name] = {
+                process: round(after[process] - cpu.get(process, 0.0), 1) for process in after
+            }
 
     if "badges" in sections:
         timed("badges", lambda: rendering(sizes.qr_count, sizes.pdf_count))
@@ -120,6 +127,8 @@ def run(
                             system, sizes.concurrencies, sizes.seconds, plans
                         )
                     ],
+                    system,
+                    drain=False,
                 )
             if "scan" in sections:
                 if before_scan:
@@ -132,6 +141,8 @@ def run(
                             system, forum, sizes.concurrencies, sizes.seconds, plans / "scan"
                         )
                     ],
+                    system,
+                    drain=False,
                 )
                 results["memory_mb_forum"] = system.memory()
             if "live" in sections:

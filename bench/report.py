@@ -5,6 +5,7 @@ wrong answer anywhere, a load-generator error, a registration refused, a section
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -201,6 +202,8 @@ def print_table(results: dict, console: Console | None = None) -> None:
         console.print("workers worked off earlier sections' tasks before: " + ", ".join(waits))
     for name, error in (results.get("errors") or {}).items():
         console.print(f"[red]{name} broke[/]: {error}")
+    for name, used in (results.get("cpu_s") or {}).items():
+        console.print(cpu_line(name, used, results["section_s"].get(name, 0.0)))
     memory = (scale or {}).get("memory_mb") or results.get("memory_mb_forum")
     if memory:
         console.print(
@@ -212,6 +215,21 @@ def print_table(results: dict, console: Console | None = None) -> None:
     for target, measured, ok in targets(results):
         checks.add_row(target, measured, "[green]pass[/]" if ok else "[red]miss[/]")
     console.print(checks)
+
+
+def cpu_line(section: str, used: dict[str, float], seconds: float) -> str:
+    """Where a section's CPU went: the busiest processes, and the rest of the machine
+    (PostgreSQL, Redis, the load generator) as what the cores were busy beyond them."""
+    machine = used.get("machine", 0.0)
+    processes = {k: v for k, v in used.items() if k != "machine" and v >= 0.1}
+    rest = max(0.0, machine - sum(processes.values()))
+    busiest = sorted(processes.items(), key=lambda kv: -kv[1])
+    shown = ", ".join(f"{k} {v:g}" for k, v in busiest[:6])
+    cores = os.cpu_count() or 1
+    return (
+        f"CPU s in {section} ({seconds:g} s × {cores} cores, {machine:g} busy): {shown}, "
+        f"other processes (PostgreSQL, Redis, wrk…) {rest:.1f}"
+    )
 
 
 def _ms(ms: dict) -> str:

@@ -117,6 +117,14 @@ class System:
             client.close()
         return {"seconds": round(time.monotonic() - started, 1), "tasks_left": left}
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds (user and system) each process of the cluster has used so far, its live
+        children included; and `machine`, every core's busy time since boot (PostgreSQL, Redis
+        and the load generator are the difference)."""
+        pids = self.cluster.pids()
+        used = {name: _cpu_of_tree(pid) for name, pid in pids.items()}
+        return {**used, "machine": _machine_busy()}
+
     def memory(self) -> dict[str, float]:
         """Resident memory (MB) of each process of the cluster, its children included."""
         pids = self.cluster.pids()
@@ -248,6 +256,27 @@ def _wait_for_replica(settings: Settings, slug: str, timeout: float = 60) -> int
     finally:
         database.engine.dispose()
     raise TimeoutError(f"checkin's replica did not receive {slug} within {timeout} s")
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of_tree(pid: int) -> float:
+    total = 0
+    for member in [pid, *processes.descendants(pid)]:
+        try:
+            stat = Path(f"/proc/{member}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after the command's name
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICKS
+
+
+def _machine_busy() -> float:
+    """Seconds every core has been busy since boot (/proc/stat: all but idle and iowait)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / _TICKS
 
 
 def _rss_of_tree(pid: int) -> int:

@@ -48,6 +48,12 @@ def test_every_section_is_measured_and_a_wrong_answer_fails_the_run(tmp_path):
     assert written["registration"]["burst"]["right"] > 0
     assert written["badges"]["qr_png"]["per_core_second"] > 0
     assert {t["target"] for t in written["targets"]} >= {"≥ 100 QR PNG/s/core"}
+    # Where each section's CPU went: the gate's web process answered every scan.
+    assert set(written["cpu_s"]) == set(harness.SECTIONS) - {"badges"}
+    assert written["cpu_s"]["scan"]["checkin.1"] > 0
+    assert written["cpu_s"]["scan"]["machine"] >= written["cpu_s"]["scan"]["checkin.1"]
+    line = report.cpu_line("scan", written["cpu_s"]["scan"], written["section_s"]["scan"])
+    assert line.startswith("CPU s in scan") and "checkin.1" in line
 
     # The revoked badge was answered `revoked`, and only the scan section failed for it.
     scan = written["scan"][0]
