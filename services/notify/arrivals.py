@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify.models import Arrival, KnownEvent
@@ -130,19 +129,12 @@ def _at_venue(payload: dict) -> bool:
 
 def note_arrival(session: Session, payload: dict, key: tuple[int, int, date], rows: dict) -> bool:
     """Record the admission in its badge's arrival row of the day (`key`: event, badge, day;
-    `rows`: those read, by key, and this one once written); True when it is the day's first
-    admission at the venue (the same scan again, on a retry, is still the first)."""
+    `rows`: the rows by key, this one among them, made by `_insert_missing` if need be); True
+    when it is the day's first admission at the venue (the same scan again, on a retry, is
+    still the first)."""
     a = Arrival
     at_venue = _at_venue(payload)
-    row = rows.get(key)
-    if row is None:
-        row = _inserted(session, payload, key[2], at_venue)
-        if row is not None:
-            rows[key] = row
-            return at_venue
-        # A concurrent worker inserted it first, and committed: there it is to read.
-        where = (a.event_id == key[0], a.badge_id == key[1], a.day == key[2])
-        row = rows[key] = session.scalar(select(a).where(*where))
+    row = rows[key]
     if payload["at"] < as_utc(row.first_at):  # an offline scan from earlier that day, synced late
         row.first_at = payload["at"]
     if not at_venue:
@@ -155,25 +147,3 @@ def note_arrival(session: Session, payload: dict, key: tuple[int, int, date], ro
         .values(venue_scan_id=payload["scan_id"])
     )
     return session.scalar(select(a.venue_scan_id).where(a.id == row.id)) == payload["scan_id"]
-
-
-def _inserted(session: Session, payload: dict, day: date, at_venue: bool) -> Arrival | None:
-    """The badge's new row for `day`, this admission its first (at the venue, if there); None
-    when another worker's was there first. In a savepoint: the rest of the batch's
-    transaction goes on either way."""
-    row = Arrival(
-        event_id=payload["event_id"],
-        badge_id=payload["badge_id"],
-        registration_id=payload.get("registration_id"),
-        category=payload["category"],
-        day=day,
-        first_at=payload["at"],
-        venue_scan_id=payload["scan_id"] if at_venue else None,
-    )
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        return None
-    return row
