@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from sqlalchemy import (
     insert,
     text,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -138,12 +140,23 @@ def refresh_statistics(session: Session, *tables: str) -> list[str]:
     analyzed about log2(n) times. Autovacuum does this too when it is on and its turn comes; a
     bulk load does not wait for it. PostgreSQL only (SQLite's planner keeps no statistics unless
     asked)."""
-    if session.get_bind().dialect.name != "postgresql":
+    if not on_postgresql(session):
         return []
     stale = list(session.scalars(_STALE_STATISTICS, {"tables": list(tables)}))
     for table in stale:
         session.execute(text(f'ANALYZE "{table}"'))
     return stale
+
+
+def on_postgresql(session: Session) -> bool:
+    """Whether the session's database is PostgreSQL (else SQLite, the only other kind)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def upsert_insert(session: Session, table: Table):
+    """An INSERT in the session's database's own dialect, which takes ON CONFLICT (DO NOTHING,
+    DO UPDATE): PostgreSQL and SQLite spell it alike."""
+    return (postgresql if on_postgresql(session) else sqlite).insert(table)
 
 
 # Ids for `n` new rows of a table with a serial `id`, drawn from its sequence, in order.
@@ -161,14 +174,19 @@ def insert_returning_ids(session: Session, table: Table, rows: list[dict]) -> li
     scans, a fifth of an offline sync's time."""
     if not rows:
         return []
-    if len(rows) > 1 and session.get_bind().dialect.name == "postgresql":
+    if len(rows) > 1 and on_postgresql(session):
         ids = list(session.scalars(_NEXT_IDS, {"table": table.name, "n": len(rows)}))
         session.execute(
             insert(table), [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
         )
         return ids
-    returning = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return list(session.scalars(returning, rows if len(rows) > 1 else rows[0]))
+    return list(session.scalars(_returning_ids(table), rows if len(rows) > 1 else rows[0]))
+
+
+@functools.cache
+def _returning_ids(table: Table):
+    """INSERT … RETURNING id, made once a table (a live scan inserts one row through it)."""
+    return insert(table).returning(table.c.id, sort_by_parameter_order=True)
 
 
 def among(session: Session, column: ColumnElement, values: Iterable) -> ColumnElement[bool]:
@@ -176,7 +194,7 @@ def among(session: Session, column: ColumnElement, values: Iterable) -> ColumnEl
     however many values, where IN has one placeholder each, and a statement naming a chunk's
     500 badges is too long for psycopg's cache of parsed statements (parsed anew each time)."""
     values = list(values)
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgresql(session):
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
     return column.in_(values)
 

@@ -245,11 +245,7 @@ def _apply_chunk(
         ),
     )
     session.flush()
-    conflict_of: dict[int, int] = {}
-    for conflict in conflicts:  # in id order: a scan's first conflict, as _conflicts_of
-        conflict_of.setdefault(conflict.winner_scan_id, conflict.id)
-        conflict_of.setdefault(conflict.loser_scan_id, conflict.id)
-    return known, {row.client_id: row for row in rows.values()}, conflict_of
+    return known, {row.client_id: row for row in rows.values()}, _first_conflicts(conflicts)
 
 
 def _settle_group(
@@ -322,17 +318,24 @@ def _effective_entries(moves: list[Movement]) -> set[int]:
 
 def _conflicts_of(session: Session, scan_ids: list[int]) -> dict[int, int]:
     """scan id → the conflict it is part of (the first, when several)."""
-    found: dict[int, int] = {}
     if not scan_ids:
-        return found
-    for conflict in session.scalars(
-        select(Conflict)
-        .where(
-            among(session, Conflict.winner_scan_id, scan_ids)
-            | among(session, Conflict.loser_scan_id, scan_ids)
+        return {}
+    return _first_conflicts(
+        session.scalars(
+            select(Conflict)
+            .where(
+                among(session, Conflict.winner_scan_id, scan_ids)
+                | among(session, Conflict.loser_scan_id, scan_ids)
+            )
+            .order_by(Conflict.id)
         )
-        .order_by(Conflict.id)
-    ):
+    )
+
+
+def _first_conflicts(conflicts: Iterable[Conflict]) -> dict[int, int]:
+    """scan id → the first of `conflicts` (in id order) each scan is part of."""
+    found: dict[int, int] = {}
+    for conflict in conflicts:
         found.setdefault(conflict.winner_scan_id, conflict.id)
         found.setdefault(conflict.loser_scan_id, conflict.id)
     return found

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from services.checkin.admission import Result
 from services.checkin.models import Presence, Scan
-from shared.db import as_utc
+from shared.db import as_utc, on_postgresql, upsert_insert
 
 ENTER, LEAVE = "enter", "leave"
 
@@ -159,8 +159,7 @@ def store(session: Session, badge_id: int, area_id: int, state: State | None) ->
         "last_out_at": state.last_out_at,
     }
     statement = (
-        _dialect(session)
-        .insert(Presence.__table__)
+        upsert_insert(session, Presence.__table__)
         .values(badge_id=badge_id, area_id=area_id, **values)
         .on_conflict_do_update(index_elements=["badge_id", "area_id"], set_=values)
     )
@@ -185,7 +184,7 @@ def store_many(session: Session, states: dict[tuple[int, int], State | None]) ->
     ]  # fmt: skip
     if not rows:
         return
-    statement = _dialect(session).insert(Presence.__table__)
+    statement = upsert_insert(session, Presence.__table__)
     changed = {name: statement.excluded[name] for name in _STORED}
     session.execute(
         statement.on_conflict_do_update(index_elements=["badge_id", "area_id"], set_=changed), rows
@@ -284,9 +283,5 @@ def _row(badge_id: int, area_id: int, state: State) -> Presence:
     )
 
 
-def _dialect(session: Session):
-    return postgresql if _dialect_name(session) == "postgresql" else sqlite
-
-
 def _dialect_name(session: Session) -> str:
-    return "postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"
+    return "postgresql" if on_postgresql(session) else "sqlite"

@@ -13,11 +13,10 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify.models import Arrival, KnownEvent
-from shared.db import as_utc, refresh_statistics
+from shared.db import as_utc, refresh_statistics, upsert_insert
 
 VENUE = "venue"  # checkin's code of the congress centre itself (services/checkin/areas.py)
 
@@ -109,8 +108,7 @@ def _insert_missing(session: Session, noted: list[tuple[tuple, int, dict]], rows
         }
         for key, (_index, payload) in firsts.items()
     ]
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    inserted = dialect.insert(a).on_conflict_do_nothing(
+    inserted = upsert_insert(session, a.__table__).on_conflict_do_nothing(
         index_elements=[a.event_id, a.badge_id, a.day]
     )
     made = {

@@ -168,14 +168,10 @@ def claim_recorded(session: Session, owed: list[Owed]) -> list[tuple[int, str | 
         zip([o.key for o in missing], insert_returning_ids(session, n.__table__, rows), strict=True)
     )
     now = utcnow()
-    claimable = or_(
-        n.state.in_((QUEUED, FAILED)),
-        and_(n.state == SENDING, n.updated_at < now - sending_lease()),
-    )
     taken = set(
         session.scalars(
             update(n)
-            .where(among(session, n.id, set(ids.values())), claimable)
+            .where(among(session, n.id, set(ids.values())), _claimable(now))
             .values(state=SENDING, attempts=n.attempts + 1, updated_at=now)
             .returning(n.id)
         )
@@ -221,18 +217,23 @@ def _claim(session: Session, note_id: int) -> str | None:
     """Take the row for sending; None if taken, else the state that stopped us."""
     now = utcnow()
     n = Notification
-    claimable = or_(
-        n.state.in_((QUEUED, FAILED)),
-        and_(n.state == SENDING, n.updated_at < now - sending_lease()),
-    )
     taken = session.execute(
         update(n)
-        .where(n.id == note_id, claimable)
+        .where(n.id == note_id, _claimable(now))
         .values(state=SENDING, attempts=n.attempts + 1, updated_at=now)
     ).rowcount
     if taken:
         return None
     return session.scalar(select(n.state).where(n.id == note_id))
+
+
+def _claimable(now: datetime):
+    """A row that may be taken for sending: queued, failed, or left "sending" past its lease."""
+    n = Notification
+    return or_(
+        n.state.in_((QUEUED, FAILED)),
+        and_(n.state == SENDING, n.updated_at < now - sending_lease()),
+    )
 
 
 def _finish(

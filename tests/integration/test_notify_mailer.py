@@ -129,30 +129,36 @@ def test_a_server_restarted_between_two_mails_takes_the_second_on_a_new_connecti
     assert (first.subjects, second.subjects) == (["mail 1"], ["mail 2"])
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_a_batch_sends_the_rest_past_a_refused_and_a_deferred_mail_then_retries_once(
-    port, database_url, tmp_path
-):
-    server = Server()
+@pytest.fixture
+def delegate_outlet(port, database_url, tmp_path) -> Iterator[tuple[Outlet, SmtpMailer]]:
+    """Notify's outlet for delegates' messages on a migrated database, sending through the
+    mailer that talks to the test's SMTP server on `port`."""
     settings = Settings.from_env({"NOTIFY_DATABASE_URL": database_url, "VAR_DIR": str(tmp_path)})
     notify.migrate(settings)
     engine = make_engine(database_url)
     smtp = mailer(port)
     outlet = Outlet(make_sessions(engine), smtp.send, "Rollcall <a@rollcall.test>",
                     lambda *_: None, utcnow)  # fmt: skip
+    yield outlet, smtp
+    engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_batch_sends_the_rest_past_a_refused_and_a_deferred_mail_then_retries_once(
+    port, delegate_outlet
+):
+    server = Server()
+    outlet, smtp = delegate_outlet
     addresses = ["one@example.org", "refused-two@example.org", "later-three@example.org",
                  "four@example.org"]  # fmt: skip
     batch = [parse(registered_envelope(email=address)) for address in addresses]
-    try:
-        with serving(server, port):
-            with smtp.one_connection(), pytest.raises(MailDeferred):
-                dispatch.delegates_changed(batch, outlet)
-            # The task's retry: the sent are not sent again, the refused stays refused.
-            server.handle_RCPT = accepting_everyone
-            with smtp.one_connection():
-                again = dispatch.delegates_changed(batch, outlet)
-    finally:
-        engine.dispose()
+    with serving(server, port):
+        with smtp.one_connection(), pytest.raises(MailDeferred):
+            dispatch.delegates_changed(batch, outlet)
+        # The task's retry: the sent are not sent again, the refused stays refused.
+        server.handle_RCPT = accepting_everyone
+        with smtp.one_connection():
+            again = dispatch.delegates_changed(batch, outlet)
     assert again == [ALREADY_SENT, REJECTED, SENT, ALREADY_SENT]
     assert sorted(server.delivered.values()) == [1, 2]  # one connection a batch
     to = [address for address in addresses if not address.startswith("refused")]
@@ -164,20 +170,13 @@ async def accepting_everyone(server, session, envelope, address, rcpt_options):
     return "250 OK"
 
 
-def test_a_batch_taken_in_one_transaction_sends_each_message_once_in_order(
-    port, database_url, tmp_path
-):
+def test_a_batch_taken_in_one_transaction_sends_each_message_once_in_order(port, delegate_outlet):
     """One delegate registered and approved in the same batch gets both mails, in order; an
     event delivered twice in the batch is mailed once; a change calling for no message sends
     none; a stale change behind a newer one of the same batch is given up; the batch again
     sends nothing more."""
     server = Server()
-    settings = Settings.from_env({"NOTIFY_DATABASE_URL": database_url, "VAR_DIR": str(tmp_path)})
-    notify.migrate(settings)
-    engine = make_engine(database_url)
-    smtp = mailer(port)
-    outlet = Outlet(make_sessions(engine), smtp.send, "Rollcall <a@rollcall.test>",
-                    lambda *_: None, utcnow)  # fmt: skip
+    outlet, smtp = delegate_outlet
     event = event_info()
 
     def change(event_type: str, delegate: dict, badge: bool = True) -> dict:
@@ -200,14 +199,11 @@ def test_a_batch_taken_in_one_transaction_sends_each_message_once_in_order(
         change(DELEGATE_REGISTERED, dee, badge=False),  # revision 1, arriving late
     ]
     batch = [parse(e) for e in envelopes]
-    try:
-        with serving(server, port):
-            with smtp.one_connection():
-                first = dispatch.delegates_changed(batch, outlet)
-            with smtp.one_connection():
-                again = dispatch.delegates_changed(batch, outlet)
-    finally:
-        engine.dispose()
+    with serving(server, port):
+        with smtp.one_connection():
+            first = dispatch.delegates_changed(batch, outlet)
+        with smtp.one_connection():
+            again = dispatch.delegates_changed(batch, outlet)
     assert first == [SENT, SENT, SENT, NOTHING, IN_PROGRESS, SENT, SKIPPED]
     # Again: what was sent is not sent twice (Ana's first message is now behind her newer
     # change, so it is given up before its row is looked at).
