@@ -13,7 +13,7 @@ from werkzeug.routing import IntegerConverter
 from shared.config import Settings
 from shared.db import Database
 from shared.errors import RollcallApi, Unsupported
-from shared.ratelimit import RateLimit, limit_failed_tokens
+from shared.ratelimit import Guard, RateLimit
 
 Check = Callable[[], None]
 """A dependency check: returns when healthy, raises when not."""
@@ -90,7 +90,7 @@ def create_service_app(
 
     broker = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=1)
     # Guessing tokens, manage links or tickets stops after a few failures a minute per address.
-    limit_failed_tokens(app, RateLimit(broker, "auth-failures", settings.auth_failure_limit))
+    Guard(app, broker, RateLimit("auth-failures", settings.auth_failure_limit))
     app.register_blueprint(health_blueprint({"database": database.ping, "redis": broker.ping}))
     return app, api
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import redis
 from flask import Flask, current_app
 
 from services.checkin.badge_list import public_keys
 from shared import db
 from shared.badges import BadgeVerifier, verifier_from
 from shared.config import Settings
-from shared.ratelimit import RateLimit, by_bearer, limit_endpoints
+from shared.ratelimit import RateLimit, by_bearer, guard
 from shared.web import create_service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -59,11 +58,10 @@ def create_app(settings: Settings | None = None) -> Flask:
 def _limit_scans(app: Flask, settings: Settings) -> None:
     """Scans per minute per device token and per address: a busy gate scans about once a
     second; a stolen token or a script replaying QR codes is held back."""
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=1)
     scans = {"checkin.post_scan", "checkin.post_batch"}
-    per_device = RateLimit(client, "scan-device", settings.scan_rate_limit)
-    per_address = RateLimit(client, "scan-address", settings.scan_address_rate_limit)
-    limit_endpoints(app, scans, (per_device, by_bearer), per_address)
+    per_device = RateLimit("scan-device", settings.scan_rate_limit)
+    per_address = RateLimit("scan-address", settings.scan_address_rate_limit)
+    guard(app).limit(scans, (per_device, by_bearer), per_address)
 
 
 def resources() -> Resources:

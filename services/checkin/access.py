@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from services.checkin.models import Gate, OrganizerGrant, ReplicaEvent, ScannerToken
+from services.checkin.admission import AreaRule
+from services.checkin.models import Area, Gate, OrganizerGrant, ReplicaEvent, ScannerToken
+from services.checkin.scanning import Place
 from shared import access
 from shared.errors import Forbidden, NotFound
 
@@ -55,24 +57,56 @@ def device(session: Session, digest: str) -> tuple[Gate, ScannerToken]:
     return session.get(Gate, token.gate_id), token
 
 
-# The token, its gate and the gate's area (joined by the relationship) and the event, at once.
-_DEVICE_AND_EVENT = (
-    select(ScannerToken, Gate, ReplicaEvent)
-    .join(Gate, Gate.id == ScannerToken.gate_id)
-    .outerjoin(ReplicaEvent, ReplicaEvent.slug == Gate.event_slug)
-    .where(ScannerToken.digest == bindparam("digest"))
+@dataclass(frozen=True, slots=True)
+class ScanningDevice:
+    """A device token as a live scan needs it: whose it is, and its gate's place."""
+
+    role: str
+    label: str
+    place: Place
+
+    @property
+    def actor(self) -> str:
+        return f"{self.role}:{self.label}"
+
+
+_t, _g, _a, _e = (m.__table__.c for m in (ScannerToken, Gate, Area, ReplicaEvent))
+# The token, its gate, the gate's area and the event, as plain columns in one round-trip: the
+# first of the few a live scan makes (ORM instances of the four cost it four times as much).
+_DEVICE = (
+    select(
+        _t.role,
+        _t.label,
+        _g.event_slug,
+        _e.id.label("event_id"),
+        _e.timezone,
+        _a.id.label("area_id"),
+        _a.code,
+        _a.name.label("area_name"),
+        _a.everyone,
+        _g.id.label("gate_id"),
+        _g.name.label("gate_name"),
+    )  # fmt: skip
+    .select_from(ScannerToken.__table__)
+    .join(Gate.__table__, _g.id == _t.gate_id)
+    .join(Area.__table__, _a.id == _g.area_id)
+    .outerjoin(ReplicaEvent.__table__, _e.slug == _g.event_slug)
+    .where(_t.digest == bindparam("digest"))
 )
 
 
-def device_at_event(
-    session: Session, digest: str
-) -> tuple[Gate, ScannerToken, ReplicaEvent | None]:
-    """`device` and its event (None until registration announced it) in one round-trip: the
-    first of the few a live scan makes."""
-    row = session.execute(_DEVICE_AND_EVENT, {"digest": digest}).first()
+def scanning_device(session: Session, digest: str) -> ScanningDevice:
+    """The device of a token of either role, at its gate's place (the event's id None until
+    registration announced it)."""
+    row = session.execute(_DEVICE, {"digest": digest}).first()
     if row is None:
         raise _not_a_device(session, digest)
-    return row.Gate, row.ScannerToken, row.ReplicaEvent
+    area = AreaRule(row.code, row.area_name, row.everyone)
+    place = Place(
+        row.event_slug, row.event_id, row.timezone or "UTC", row.area_id, area,
+        row.gate_id, row.gate_name,
+    )  # fmt: skip
+    return ScanningDevice(row.role, row.label, place)
 
 
 def _not_a_device(session: Session, digest: str) -> Exception:

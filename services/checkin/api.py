@@ -57,13 +57,13 @@ def post_scan(data: dict):
     admission is durable before it is answered."""
     r = resources()
     with r.db.sessions.begin() as session:
-        gate, token, event = access.device_at_event(session, bearer_digest())
+        device = access.scanning_device(session, bearer_digest())
         outcome = scanning.scan(
-            session, r.verifier, gate, data["token"], data["direction"], data["area"],
-            actor=f"{token.role}:{token.label}", event=event,
+            session, r.verifier, device.place, data["token"], data["direction"], data["area"],
+            actor=device.actor,
         )  # fmt: skip
     if outcome.result.passes:  # committed: the dashboards may look
-        live.changed(gate.event_slug)
+        live.changed(device.place.event_slug)
     return outcome
 
 

@@ -67,7 +67,7 @@ def check_in(
     if badge is None or badge.event_id != event.id:
         raise NotFound("unknown_badge", "This event has no such badge.")
     claim = BadgeClaim(event.id, badge.badge_id, badge.version)
-    place = scanning.Place(event, area, actor.gate)
+    place = scanning.Place.of(event, area, actor.gate)
     outcome = scanning.settle_now(
         session, place, claim, badge, direction, Source.MANUAL, reason=reason, actor=actor.name
     )

@@ -146,7 +146,7 @@ def _apply_chunk(
         return known, {}, {}
     now = utcnow()
     event = scanning.event_of(session, gate.event_slug)
-    categories = scanning.categories_of(session, event)
+    rules = scanning.categories_of(session, event)
     places: dict[str | None, scanning.Place] = {}
     claims = {s.client_id: scanning.verify(verifier, s.token) for s in todo}
     badge_ids = sorted({c.badge_id for c in claims.values() if c is not None})
@@ -180,7 +180,7 @@ def _apply_chunk(
     for index, queued in enumerate(ordered):
         if queued.area not in places:
             area = area_by_code(session, gate.event_slug, queued.area) if queued.area else gate.area
-            places[queued.area] = scanning.Place(event, area, gate)
+            places[queued.area] = scanning.Place.of(event, area, gate)
         claim = claims[queued.client_id]
         badge = badges.get(claim.badge_id) if claim else None
         if badge is not None and badge.event_id != claim.event_id:
@@ -189,13 +189,11 @@ def _apply_chunk(
             queued, places[queued.area], claim, _utc(queued.occurred_at, now),
             _PROVISIONAL + index,
         )  # fmt: skip
-        refused = scanning.refuse(
-            session, item.place, claim, badge, queued.direction, categories=categories
-        )
+        refused = scanning.refuse(session, item.place, claim, badge, queued.direction, rules=rules)
         if refused:
             item.result, item.why = refused
         else:  # presence decides, in time order, below
-            groups[(claim.badge_id, item.place.area.id)].append(item)
+            groups[(claim.badge_id, item.place.area_id)].append(item)
         items.append(item)
 
     found: list[tuple[tuple[int, int], int, int]] = []  # (badge, area), winner, loser
@@ -266,7 +264,7 @@ def _settle_group(
         # The usual case, a scan later than everything logged, needs no replay.
         before = set() if in_order else _effective_entries(moves)
         state = copy.copy(tail) if in_order else _state_at(moves, item.at, item.provisional)
-        gate_id = item.place.gate.id if item.place.gate else None
+        gate_id = item.place.gate_id
         kind = None
         if item.scan.direction is Direction.OUT:
             inside = state is not None and state.inside

@@ -11,10 +11,10 @@ that does not pass commits with its `checkin.rejected` event the same way (one o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import Row, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from services.checkin import presence
@@ -38,21 +38,31 @@ from shared.db import as_utc, insert_returning_ids, utcnow
 from shared.events import CHECKIN_ADMITTED, CHECKIN_EXITED, CHECKIN_REJECTED
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Place:
-    """Where a movement happens: the event, the area, and the gate (None at a desk)."""
+    """Where a movement happens: the event (its id None until registration announced it),
+    the area, and the gate (None at a desk), as plain values: a live scan reads them in one row
+    with its device (access.scanning_device)."""
 
-    event: ReplicaEvent | None
-    area: Area
-    gate: Gate | None
+    event_slug: str
+    event_id: int | None
+    timezone: str
+    area_id: int
+    area: AreaRule
+    gate_id: int | None = None
+    gate_name: str | None = None
 
-    @property
-    def timezone(self) -> str:
-        return self.event.timezone if self.event else "UTC"
+    @classmethod
+    def of(cls, event: ReplicaEvent | None, area: Area, gate: Gate | None) -> Place:
+        return cls(
+            area.event_slug, event.id if event else None, event.timezone if event else "UTC",
+            area.id, AreaRule(area.code, area.name, area.everyone),
+            gate.id if gate else None, gate.name if gate else None,
+        )  # fmt: skip
 
-    @property
-    def gate_name(self) -> str | None:
-        return self.gate.name if self.gate else None
+    def inside(self, area: Area) -> Place:
+        """The same gate and event, into another of the event's areas."""
+        return replace(self, area_id=area.id, area=AreaRule(area.code, area.name, area.everyone))
 
 
 @dataclass(frozen=True)
@@ -62,30 +72,27 @@ class Outcome:
     scanned_at: datetime
     gate: str | None
     area: str
-    badge: ReplicaBadge | None = None
+    badge: Badge | None = None
     inside_since: datetime | None = None
     inside_gate: str | None = None
     scan_id: int | None = None
     conflict_id: int | None = None
 
 
-def place_of(session: Session, gate: Gate, area_code: str | None = None) -> Place:
-    """The gate's place; `area_code` names another area of the same event (a device that
-    moves between doors), else the gate's own."""
-    area = area_by_code(session, gate.event_slug, area_code) if area_code else gate.area
-    return Place(event_of(session, gate.event_slug), area, gate)
-
-
 def event_of(session: Session, slug: str) -> ReplicaEvent | None:
     return session.scalar(select(ReplicaEvent).where(ReplicaEvent.slug == slug))
 
 
-def categories_of(session: Session, event: ReplicaEvent | None) -> dict[str, ReplicaCategory]:
+def categories_of(session: Session, event: ReplicaEvent | None) -> dict[str, CategoryRule]:
     """The event's categories by code: what a batch of scans judges every badge against."""
     if event is None:
         return {}
     query = select(ReplicaCategory).where(ReplicaCategory.event_id == event.id)
-    return {c.code: c for c in session.scalars(query)}
+    return {c.code: _rule(c) for c in session.scalars(query)}
+
+
+def _rule(category: ReplicaCategory) -> CategoryRule:
+    return CategoryRule(category.code, category.label, frozenset(category.areas or ()))
 
 
 def verify(verifier: BadgeVerifier, token: str) -> BadgeClaim | None:
@@ -95,99 +102,95 @@ def verify(verifier: BadgeVerifier, token: str) -> BadgeClaim | None:
         return None
 
 
-_UNREAD: object = object()
-
-
 def scan(
     session: Session,
     verifier: BadgeVerifier,
-    gate: Gate,
+    place: Place,
     token: str,
     direction: Direction,
     area_code: str | None = None,
     actor: str | None = None,
-    *,
-    event: ReplicaEvent | None | object = _UNREAD,
 ) -> Outcome:
-    """A live scan at a gate, now. `event` is the gate's event when the caller read it
-    already (access.device_at_event): a round-trip less on the busiest path."""
-    if event is _UNREAD:
-        event = event_of(session, gate.event_slug)
-    area = area_by_code(session, gate.event_slug, area_code) if area_code else gate.area
-    place = Place(event, area, gate)
+    """A live scan at a gate's place, now; `area_code` names another area of the gate's event
+    (a device that moves between doors)."""
+    if area_code:
+        place = place.inside(area_by_code(session, place.event_slug, area_code))
     claim = verify(verifier, token)
-    badge, category = locked_badge_and_category(session, claim)
-    categories = {badge.category: category} if badge is not None and category else {}
+    badge, rule = locked_badge_and_rule(session, claim)
+    rules = {badge.category: rule} if badge is not None and rule else {}
     return settle_now(
-        session, place, claim, badge, direction, Source.GATE, actor=actor, categories=categories
+        session, place, claim, badge, direction, Source.GATE, actor=actor, rules=rules
     )
 
 
-def locked_badge(session: Session, claim: BadgeClaim | None) -> ReplicaBadge | None:
-    """The replica's badge the claim names, its row locked for this transaction."""
-    return locked_badge_and_category(session, claim)[0]
+Badge = ReplicaBadge | Row
+"""A replica badge: an ORM instance, or (on a live scan) a row of the columns a scan reads,
+`_BADGE_AND_RULE`'s."""
 
-
-# The badge (locked: it orders live scans, syncs and undos of one badge) and its category.
-_BADGE_AND_CATEGORY = (
-    select(ReplicaBadge, ReplicaCategory)
-    .outerjoin(
-        ReplicaCategory,
-        and_(
-            ReplicaCategory.event_id == ReplicaBadge.event_id,
-            ReplicaCategory.code == ReplicaBadge.category,
-        ),
-    )
-    .where(ReplicaBadge.badge_id == bindparam("badge_id"))
-    .with_for_update(of=ReplicaBadge)
-    .execution_options(populate_existing=True)
+_b, _c = ReplicaBadge.__table__.c, ReplicaCategory.__table__.c
+# The badge (locked: it orders live scans, syncs and undos of one badge) and its category's
+# rule. Plain rows, not ORM instances: a quarter of the cost on the busiest path.
+_BADGE_AND_RULE = (
+    select(
+        _b.badge_id,
+        _b.event_id,
+        _b.registration_id,
+        _b.version,
+        _b.status,
+        _b.status_reason,
+        _b.display_name,
+        _b.category,
+        _c.label.label("category_label"),
+        _c.areas.label("category_areas"),
+    )  # fmt: skip
+    .select_from(ReplicaBadge.__table__)
+    .outerjoin(ReplicaCategory.__table__, and_(_c.event_id == _b.event_id, _c.code == _b.category))
+    .where(_b.badge_id == bindparam("badge_id"))
+    .with_for_update(of=ReplicaBadge.__table__)
 )
 
 
-def locked_badge_and_category(
+def locked_badge_and_rule(
     session: Session, claim: BadgeClaim | None
-) -> tuple[ReplicaBadge | None, ReplicaCategory | None]:
-    """`locked_badge` and the badge's category, in one round-trip."""
+) -> tuple[Row | None, CategoryRule | None]:
+    """The replica's badge the claim names, its row locked for this transaction, and its
+    category's rule (None for a category not announced), in one round-trip."""
     if claim is None:
         return None, None
-    row = session.execute(_BADGE_AND_CATEGORY, {"badge_id": claim.badge_id}).first()
-    if row is None or row.ReplicaBadge.event_id != claim.event_id:
+    row = session.execute(_BADGE_AND_RULE, {"badge_id": claim.badge_id}).first()
+    if row is None or row.event_id != claim.event_id:
         return None, None  # a claim naming a badge of another event is not that badge
-    return row.ReplicaBadge, row.ReplicaCategory
+    if row.category_label is None:
+        return row, None
+    return row, CategoryRule(row.category, row.category_label, frozenset(row.category_areas or ()))
 
 
 def refuse(
     session: Session,
     place: Place,
     claim: BadgeClaim | None,
-    badge: ReplicaBadge | None,
+    badge: Badge | None,
     direction: Direction,
     *,
-    categories: dict[str, ReplicaCategory] | None = None,
+    rules: dict[str, CategoryRule] | None = None,
 ) -> tuple[Result, str | None] | None:
     """Why this badge may not move here (a result and its reason), or None when presence
-    alone decides. `categories` (categories_of the place's event) saves a query a scan."""
+    alone decides. `rules` (categories_of the place's event) saves a query a scan."""
     if claim is None:
         return Result.INVALID, None
     known = KnownBadge(badge.version, badge.status, badge.status_reason) if badge else None
-    rejection = judge(claim, place.event.id if place.event else None, known)
+    rejection = judge(claim, place.event_id, known)
     if rejection is Result.REVOKED:
         return rejection, revoked_reason(claim, known)
     if rejection is not None:
         return rejection, None
     if direction is Direction.IN and badge is not None:
-        category = (
-            categories.get(badge.category)
-            if categories is not None
-            else session.get(ReplicaCategory, (badge.event_id, badge.category))
-        )
-        rule = (
-            CategoryRule(category.code, category.label, frozenset(category.areas or ()))
-            if category
-            else None
-        )
-        area = AreaRule(place.area.code, place.area.name, place.area.everyone)
-        reason = refusal(area, badge.category, rule)
+        if rules is not None:
+            rule = rules.get(badge.category)
+        else:
+            category = session.get(ReplicaCategory, (badge.event_id, badge.category))
+            rule = _rule(category) if category else None
+        reason = refusal(place.area, badge.category, rule)
         if reason:
             return Result.NOT_ALLOWED_HERE, reason
     return None
@@ -197,31 +200,34 @@ def settle_now(
     session: Session,
     place: Place,
     claim: BadgeClaim | None,
-    badge: ReplicaBadge | None,
+    badge: Badge | None,
     direction: Direction,
     source: Source,
     *,
     reason: str | None = None,
     actor: str | None = None,
-    categories: dict[str, ReplicaCategory] | None = None,
+    rules: dict[str, CategoryRule] | None = None,
 ) -> Outcome:
     """Judge, move (one conditional upsert), log and announce, at this moment."""
     now = utcnow()
-    refused = refuse(session, place, claim, badge, direction, categories=categories)
+    refused = refuse(session, place, claim, badge, direction, rules=rules)
     since = at_gate = None
     if refused is not None:
         result, why = refused
     elif direction is Direction.OUT:
-        moved = presence.leave(session, claim.badge_id, place.area.id, now)
+        moved = presence.leave(session, claim.badge_id, place.area_id, now)
         result, why = (Result.EXITED if moved else Result.NOT_INSIDE), None
-    elif presence.enter(
-        session, claim.badge_id, claim.event_id, place.area.id, _gate_id(place), now
-    ):
+    elif presence.enter(session, claim.badge_id, claim.event_id, place.area_id, place.gate_id, now):
         result, why = Result.ADMITTED, None
     else:
-        state = presence.current(session, claim.badge_id, place.area.id)
+        state = presence.current(session, claim.badge_id, place.area_id)
         result, why = Result.ALREADY_INSIDE, None
-        since, at_gate = state.last_in_at, gate_name(session, state.last_gate_id)
+        at_gate = (
+            place.gate_name
+            if state.last_gate_id == place.gate_id
+            else gate_name(session, state.last_gate_id)
+        )
+        since = state.last_in_at
     text = message(result, gate=at_gate, since=since, timezone=place.timezone, reason=why)
     row = record(
         session, place, badge, claim, direction, result, text, source, now, now,
@@ -232,7 +238,7 @@ def settle_now(
     )
 
 
-def record(session: Session, place: Place, badge: ReplicaBadge | None, *args, **kwargs) -> LogEntry:
+def record(session: Session, place: Place, badge: Badge | None, *args, **kwargs) -> LogEntry:
     """Append a scan to the log, and announce it (admission, exit or rejection) in the same
     transaction."""
     row = log_row(place, *args, **kwargs)
@@ -298,9 +304,9 @@ def log_row(
 ) -> LogEntry:
     """A scan-log row, not yet written."""
     return LogEntry(
-        gate_id=_gate_id(place),
-        area_id=place.area.id,
-        event_id=place.event.id if place.event else None,
+        gate_id=place.gate_id,
+        area_id=place.area_id,
+        event_id=place.event_id,
         badge_id=claim.badge_id if claim else None,
         badge_version=claim.version if claim else None,
         direction=direction.value,
@@ -320,7 +326,7 @@ def log_row(
 def announce(
     session: Session,
     row: Scan | LogEntry,
-    badge: ReplicaBadge,
+    badge: Badge,
     area_code: str,
     gate: str | None,
     kind: str | None = None,
@@ -332,7 +338,7 @@ def announce(
 
 def admission_event(
     row: Scan | LogEntry,
-    badge: ReplicaBadge,
+    badge: Badge,
     area_code: str,
     gate: str | None,
     kind: str | None = None,
@@ -384,7 +390,3 @@ def rejection_event(row: Scan | LogEntry, area_code: str, gate: str | None) -> t
 def gate_name(session: Session, gate_id: int | None) -> str | None:
     gate = session.get(Gate, gate_id) if gate_id else None
     return gate.name if gate else None
-
-
-def _gate_id(place: Place) -> int | None:
-    return place.gate.id if place.gate else None

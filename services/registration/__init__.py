@@ -6,14 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import redis
 from flask import Flask, current_app
 
 from shared import db
 from shared.badges import BadgeSigner, signer_from
 from shared.config import Settings
 from shared.manage_links import ManageLinks, links_from
-from shared.ratelimit import RateLimit, limit_endpoints
+from shared.ratelimit import RateLimit, guard
 from shared.web import create_service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -49,8 +48,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["registration"] = Resources(
         database, signer_from(settings), links_from(settings)
     )
-    limit_endpoints(app, {"registration.register"}, _registration_limit(settings))
-    limit_endpoints(app, MANAGE_ENDPOINTS, _limit(settings, "manage", settings.manage_rate_limit))
+    guard(app).limit({"registration.register"}, _registration_limit(settings))
+    guard(app).limit(MANAGE_ENDPOINTS, RateLimit("manage", settings.manage_rate_limit))
 
     from services.registration import api as public
     from services.registration import (
@@ -75,12 +74,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 def _registration_limit(settings: Settings) -> RateLimit:
     """Registrations per minute from one address: a mayor's office registering its whole
     delegation stays well within it; a script flooding fake delegates does not."""
-    return _limit(settings, "register", settings.registration_rate_limit)
-
-
-def _limit(settings: Settings, name: str, per_minute: int) -> RateLimit:
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=1)
-    return RateLimit(client, name, per_minute)
+    return RateLimit("register", settings.registration_rate_limit)
 
 
 def resources() -> Resources:

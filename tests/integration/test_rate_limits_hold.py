@@ -95,24 +95,44 @@ def test_one_address_is_held_back_whichever_tokens_it_scans_with(forum, limited)
     assert scan(gates, tokens[0], address=NOBODY).status_code == 200
 
 
-def test_both_scan_limits_are_counted_in_one_round_trip_and_both_hold(forum, limited, monkeypatch):
-    gates = limited(checkin, scan_rate_limit=3, scan_address_rate_limit=5)
+def test_a_scans_limits_are_checked_in_one_round_trip_and_each_holds(forum, limited, monkeypatch):
+    gates = limited(checkin, scan_rate_limit=3, scan_address_rate_limit=5, auth_failure_limit=9)
     north, south = forum.scanner_tokens["North"], forum.scanner_tokens["South"]
     trips = []
-    real = redis.client.Pipeline.execute
+    command, pipeline = redis.Redis.execute_command, redis.client.Pipeline.execute
+
+    def one_command(client, *args, **kwargs):
+        if not isinstance(client, redis.client.Pipeline):  # a pipeline's commands are queued
+            trips.append(args[0])
+        return command(client, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", one_command)
     monkeypatch.setattr(
-        redis.client.Pipeline,
-        "execute",
-        lambda pipe, *a, **k: trips.append(1) or real(pipe, *a, **k),
+        redis.client.Pipeline, "execute", lambda p, *a, **k: trips.append(1) or pipeline(p, *a, **k)
     )
 
     answers = [scan(gates, north) for _ in range(4)] + [scan(gates, south) for _ in range(3)]
 
-    assert len(trips) == len(answers)  # one pipeline a scan, however many limits count it
+    # the address's failed credentials, the device's limit and the address's: one trip a scan
+    assert len(trips) == len(answers), trips
     assert [a.status_code for a in answers[:3]] == [200] * 3
     assert refused(answers[3])  # north's own limit
     assert answers[4].status_code == 200  # south is its own device, the address has room
     assert refused(answers[5]) and refused(answers[6])  # the address is spent (5 counted)
+
+
+def test_a_request_refused_for_failed_credentials_spends_none_of_the_addresss_scans(forum, limited):
+    gates = limited(checkin, auth_failure_limit=2, scan_address_rate_limit=4)
+    north, stale = forum.scanner_tokens["North"], "rc_scn_revoked-device-token"
+
+    counted = [scan(gates, stale), scan(gates, north), scan(gates, stale)]  # 3 of the 4
+    held_back = [scan(gates, stale) for _ in range(5)]
+    last, over = scan(gates, north), scan(gates, north)
+
+    assert [a.status_code for a in counted] == [401, 200, 401]
+    assert all(refused(a) for a in held_back)
+    assert last.status_code == 200  # the fourth: the five held back were not counted
+    assert refused(over)
 
 
 def test_manage_token_endpoints_are_limited_per_address(forum, limited):
