@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.checkin import presence, scanning
@@ -31,7 +31,7 @@ from services.checkin.areas import area_by_code
 from services.checkin.models import Area, Conflict, Gate, Presence, ReplicaBadge, Scan
 from services.checkin.models import outbox as events
 from services.checkin.presence import ENTER, LEAVE, Movement, State
-from services.checkin.scanning import LogEntry
+from services.checkin.scanning import BADGE_COLUMNS, LogEntry
 from shared.badges import BadgeClaim, BadgeVerifier
 from shared.db import among, as_utc, utcnow
 
@@ -80,16 +80,18 @@ def answer(session: Session, row: Scan, conflict_id: int | None = None) -> dict:
 
 
 def _answers(
-    session: Session, rows: dict[str, Scan | LogEntry], conflicts: dict[int, int] | None = None
+    session: Session,
+    rows: dict[str, Scan | Row | LogEntry],
+    conflicts: dict[int, int] | None = None,
 ) -> dict[str, dict]:
     """`answer` for a chunk of logged scans: their badges, areas, gates and conflicts are
     loaded with one query each, not one a scan."""
     scans = list(rows.values())
     if conflicts is None:
         conflicts = _conflicts_of(session, [r.id for r in scans])
-    badges = _by_id(session, ReplicaBadge, ReplicaBadge.badge_id, {r.badge_id for r in scans})
-    areas = _by_id(session, Area, Area.id, {r.area_id for r in scans})
-    gates = _by_id(session, Gate, Gate.id, {r.gate_id for r in scans})
+    badges = _by_id(session, BADGE_COLUMNS, ReplicaBadge.badge_id, {r.badge_id for r in scans})
+    areas = _by_id(session, [Area], Area.id, {r.area_id for r in scans})
+    gates = _by_id(session, [Gate], Gate.id, {r.gate_id for r in scans})
     answers = {}
     for client_id, row in rows.items():
         badge = badges.get(row.badge_id)
@@ -110,11 +112,13 @@ def _answers(
     return answers
 
 
-def _by_id(session: Session, model, column, ids: set) -> dict:
+def _by_id(session: Session, what, column, ids: set) -> dict:
+    """`what` (a model, or columns) of the rows whose `column` is among `ids`, by that id."""
     ids.discard(None)
     if not ids:
         return {}
-    found = session.scalars(select(model).where(among(session, column, ids)))
+    query = select(*what).where(among(session, column, ids))
+    found = session.scalars(query) if len(what) == 1 else session.execute(query)
     return {getattr(r, column.key): r for r in found}
 
 
@@ -135,12 +139,12 @@ class _Item:
 
 def _apply_chunk(
     session: Session, verifier: BadgeVerifier, gate: Gate, scans: list[QueuedScan], actor: str
-) -> tuple[dict[str, Scan], dict[str, LogEntry], dict[int, int]]:
+) -> tuple[dict[str, Row], dict[str, LogEntry], dict[int, int]]:
     """Log the chunk's scans not logged before; (those logged before, those logged now, scan
     id → conflict for those logged now), the scans by their device ids."""
     ids = [s.client_id for s in scans]
-    logged_before = select(Scan).where(among(session, Scan.client_id, ids))
-    known = {r.client_id: r for r in session.scalars(logged_before)}
+    logged_before = select(Scan.__table__).where(among(session, Scan.client_id, ids))
+    known = {r.client_id: r for r in session.execute(logged_before)}
     todo = [s for s in scans if s.client_id not in known]
     if not todo:
         return known, {}, {}
@@ -153,8 +157,8 @@ def _apply_chunk(
     # Locks in badge order: two syncs (or a sync and a live scan) never wait in a circle.
     badges = {
         b.badge_id: b
-        for b in session.scalars(
-            select(ReplicaBadge)
+        for b in session.execute(
+            select(*BADGE_COLUMNS)
             .where(among(session, ReplicaBadge.badge_id, badge_ids))
             .order_by(ReplicaBadge.badge_id)
             .with_for_update()
