@@ -218,17 +218,18 @@ def print_table(results: dict, console: Console | None = None) -> None:
 
 
 def cpu_line(section: str, used: dict[str, float], seconds: float) -> str:
-    """Where a section's CPU went: the busiest processes, and the rest of the machine
-    (PostgreSQL, Redis, the load generator) as what the cores were busy beyond them."""
+    """Where a section's CPU went: the busiest processes (PostgreSQL and Redis among them),
+    and the rest of the machine (the load generator, anything else) as what the cores were
+    busy beyond them."""
     machine = used.get("machine", 0.0)
     processes = {k: v for k, v in used.items() if k != "machine" and v >= 0.1}
     rest = max(0.0, machine - sum(processes.values()))
     busiest = sorted(processes.items(), key=lambda kv: -kv[1])
-    shown = ", ".join(f"{k} {v:g}" for k, v in busiest[:6])
+    shown = ", ".join(f"{k} {v:g}" for k, v in busiest[:8])
     cores = os.cpu_count() or 1
     return (
         f"CPU s in {section} ({seconds:g} s × {cores} cores, {machine:g} busy): {shown}, "
-        f"other processes (PostgreSQL, Redis, wrk…) {rest:.1f}"
+        f"the rest of the machine (wrk…) {rest:.1f}"
     )
 
 

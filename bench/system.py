@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -78,6 +78,9 @@ class System:
     # The open event: nothing but the section using it moves anyone there (the live stream).
     open_event: tuple[int, str, str] = (0, "", "")  # replica id, organiser token, gate token
     seeded: int = 0  # badges written into the replica so far
+    # The servers beside the cluster whose CPU is counted too: the private Redis, and the
+    # PostgreSQL server when it runs on this machine (its postmaster; None on SQLite).
+    servers: dict[str, int | None] = field(default_factory=dict)
 
     def url(self, kind: str) -> str:
         return self.cluster.urls(kind)[0]
@@ -118,11 +121,12 @@ class System:
         return {"seconds": round(time.monotonic() - started, 1), "tasks_left": left}
 
     def cpu_seconds(self) -> dict[str, float]:
-        """CPU seconds (user and system) each process of the cluster has used so far, its live
-        children included; and `machine`, every core's busy time since boot (PostgreSQL, Redis
-        and the load generator are the difference)."""
-        pids = self.cluster.pids()
-        used = {name: _cpu_of_tree(pid) for name, pid in pids.items()}
+        """CPU seconds (user and system) each process of the cluster, the private Redis and a
+        local PostgreSQL server have used so far, their children included (a PostgreSQL
+        backend's whole life, once its connection closed); and `machine`, every core's busy
+        time since boot (the load generator and any other work are the difference)."""
+        pids = {**self.cluster.pids(), **self.servers}
+        used = {name: _cpu_of_tree(pid) for name, pid in pids.items() if pid is not None}
         return {**used, "machine": _machine_busy()}
 
     def memory(self) -> dict[str, float]:
@@ -217,6 +221,7 @@ def running_system(
             credentials["scanner_tokens"],
             work,
             (open_id, *open_tokens),
+            servers={"redis": redis_process.pid, "postgresql": _postmaster(url)},
         )
 
 
@@ -264,13 +269,40 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 def _cpu_of_tree(pid: int) -> float:
     total = 0
     for member in [pid, *processes.descendants(pid)]:
-        try:
-            stat = Path(f"/proc/{member}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()  # after the command's name
-        total += int(fields[11]) + int(fields[12])  # utime, stime
+        stat = _stat(member)
+        if stat:  # utime, stime, and the children it has waited for (cutime, cstime)
+            total += int(stat[11]) + int(stat[12]) + int(stat[13]) + int(stat[14])
     return total / _TICKS
+
+
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat's fields after the command's name (from the state on), or []."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return []
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def _postmaster(url: str) -> int | None:
+    """The pid of the PostgreSQL server behind `url` when it runs on this machine (the
+    parent of the backend serving a connection), else None."""
+    if not url.startswith("postgresql"):
+        return None
+    database = db.Database.at(url)
+    try:
+        with database.engine.connect() as connection:  # the backend lives while it is open
+            stat = _stat(connection.scalar(select(func.pg_backend_pid())))
+    finally:
+        database.engine.dispose()
+    return int(stat[1]) if stat and "postgres" in _command(int(stat[1])) else None
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text()
+    except OSError:
+        return ""
 
 
 def _machine_busy() -> float:

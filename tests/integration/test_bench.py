@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import update
 
-from bench import harness, report
+from bench import harness, report, system
 from bench.__main__ import parse
 from services.checkin.models import ReplicaBadge
 from shared import db
@@ -52,6 +52,7 @@ def test_every_section_is_measured_and_a_wrong_answer_fails_the_run(tmp_path):
     assert set(written["cpu_s"]) == set(harness.SECTIONS) - {"badges"}
     assert written["cpu_s"]["scan"]["checkin.1"] > 0
     assert written["cpu_s"]["scan"]["machine"] >= written["cpu_s"]["scan"]["checkin.1"]
+    assert "redis" in written["cpu_s"]["scan"]  # the servers beside the cluster count too
     line = report.cpu_line("scan", written["cpu_s"]["scan"], written["section_s"]["scan"])
     assert line.startswith("CPU s in scan") and "checkin.1" in line
 
@@ -60,6 +61,21 @@ def test_every_section_is_measured_and_a_wrong_answer_fails_the_run(tmp_path):
     assert scan["wrong"] >= 1 and scan["outcomes"].get("revoked", 0) == scan["wrong"]
     assert ", got revoked: " in scan["first_wrong"]
     assert written["failures"] and all(f.startswith("scan c=") for f in written["failures"])
+
+
+def test_the_cpu_of_a_postgresql_server_on_this_machine_is_counted(postgres):
+    postmaster = system._postmaster(postgres)
+    assert postmaster is not None and "postgres" in system._command(postmaster)
+    before = system._cpu_of_tree(postmaster)
+    database = db.Database.at(postgres)
+    try:
+        with database.engine.connect() as connection:  # a backend of its own, working
+            connection.exec_driver_sql("SELECT count(*) FROM generate_series(1, 3000000)")
+    finally:
+        database.engine.dispose()  # the backend ends: its CPU is the postmaster's children's
+
+    assert system._cpu_of_tree(postmaster) - before >= 0.1
+    assert system._postmaster("sqlite:///x.db") is None
 
 
 def test_the_command_line_takes_sections_sizes_and_a_database():
