@@ -235,13 +235,14 @@ def settle_now(
 
 def record(session: Session, place: Place, badge: Badge | None, *args, **kwargs) -> LogEntry:
     """Append a scan to the log, and announce it (admission, exit or rejection) in the same
-    transaction."""
+    transaction (on PostgreSQL, in the same statement)."""
     row = log_row(place, *args, **kwargs)
-    write_log(session, [row])  # the scan's id, for the event
     if Result(row.result).passes:
-        announce(session, row, badge, place.area.code, place.gate_name)
+        kind, payload = admission_event(row, badge, place.area.code, place.gate_name)
     else:
-        announce_rejection(session, row, place.area.code, place.gate_name)
+        kind, payload = rejection_event(row, place.area.code, place.gate_name)
+    logged = {name: getattr(row, name) for name in _LOGGED}
+    row.id = events.add_naming(session, Scan.__table__, logged, kind, payload, "scan_id")
     return row
 
 
@@ -356,17 +357,10 @@ def admission_event(
     )
 
 
-def announce_rejection(
-    session: Session, row: Scan | LogEntry, area_code: str, gate: str | None
-) -> None:
-    """`checkin.rejected` for a logged scan that did not pass, in the caller's transaction.
-    Its `event_id` is the scanning gate's event (None until registration announced it), so
-    only that event's organisers hear of it, whatever event a forged or foreign token names."""
-    events.add(session, *rejection_event(row, area_code, gate))
-
-
 def rejection_event(row: Scan | LogEntry, area_code: str, gate: str | None) -> tuple[str, dict]:
-    """The type and payload `announce_rejection` writes."""
+    """`checkin.rejected` for a logged scan that did not pass. Its `event_id` is the scanning
+    gate's event (None until registration announced it), so only that event's organisers hear
+    of it, whatever event a forged or foreign token names."""
     return (
         CHECKIN_REJECTED,
         {
