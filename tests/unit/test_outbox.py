@@ -32,7 +32,7 @@ from shared.events import (
     EventAnnounced,
     parse,
 )
-from shared.outbox import Outbox, outbox_table
+from shared.outbox import BATCH, GATHER, Outbox, outbox_table, pause
 from tests.support.factories import checkin, event_announced, registered_envelope
 
 pytestmark = pytest.mark.unit
@@ -421,3 +421,10 @@ def test_envelope_of_a_row_with_a_naive_time_is_given_utc(engine, outbox):
     [row] = rows(engine, outbox)
 
     assert outbox.envelope(row)["occurred_at"] == "2023-12-01T09:00:00+00:00"
+
+
+def test_a_relay_goes_on_after_a_full_round_gathers_after_a_partial_one_and_idles_after_none():
+    assert pause(BATCH, interval=0.2) == 0.0  # more are waiting
+    assert pause(7, interval=0.2) == GATHER < 0.2  # a steady stream: let a round's worth gather
+    assert pause(7, interval=0.01) == 0.01  # never longer than the idle wait
+    assert pause(0, interval=0.2) == 0.2
