@@ -83,6 +83,10 @@ def rehearse(options: Options, console: Console) -> Outcome:
         drive.revoke(target.api, venue, simulation.stolen, "Reported stolen at the hotel.")
         _wait_for(lambda: _revoked_at_gates(target, venue, simulation.stolen.badge_id), 60,
                   "the revocation to reach the gates")  # fmt: skip
+        # The doors open once the gates know every badge: with two checkin workers the
+        # revocation may reach the replica before an earlier batch of new badges does.
+        _wait_for(lambda: _active_at_gates(target, venue) == options.delegates - 1, 120,
+                  "every badge to reach the gates")  # fmt: skip
         morning_bar = bars.add_task("the morning", total=simulation.people_expected())
         morning = simulation.run(lambda n: bars.advance(morning_bar, n))
         timings["morning"] = time.monotonic() - started - sum(timings.values())
@@ -167,6 +171,12 @@ def _revoked_at_gates(target, venue, badge_id: int) -> bool:
     )  # fmt: skip
     return any(h["badge"]["id"] == badge_id and h["badge"]["status"] != "active"
                for h in found["results"])  # fmt: skip
+
+
+def _active_at_gates(target, venue) -> int:
+    """How many active badges of the event checkin's replica holds."""
+    path = f"/api/v1/events/{venue.slug}/headcount"
+    return target.api.get("checkin", path, venue.organizer_token)["registered"]
 
 
 def _wait_for(predicate, timeout: float, what: str):
