@@ -306,7 +306,7 @@ def run_relay(
                     "event(s) since %s",
                     outbox.producer, again, since.isoformat(timespec="seconds"),
                 )  # fmt: skip
-            published = outbox.relay_once(engine, publish, BATCH)
+            published = outbox.relay_once(engine, publish)
             backoff = interval
         except Exception as exc:
             log.warning("relay for %s waiting: %s", outbox.producer, exc)

@@ -111,9 +111,9 @@ class Guard:
             return None
         keys = [self.failed.key(by_address(), now), self._welcome_key(who)]
         keys += [rate.key(counted, now) for rate, counted in hits]
-        limits = [self.failed.limit if who else 0] + [rate.window + 1 for rate, _ in hits]
+        args = [self.failed.limit if who else 0] + [rate.window + 1 for rate, _ in hits]
         try:
-            failures, *counts = self._check(keys=keys, args=limits)
+            failures, *counts = self._check(keys=keys, args=args)
         except redis.RedisError as exc:
             log.warning("rate limits not checked: %s", type(exc).__name__)
             return None

@@ -85,8 +85,8 @@ def rehearse(options: Options, console: Console) -> Outcome:
                   "the revocation to reach the gates")  # fmt: skip
         # The doors open once the gates know every badge: with two checkin workers the
         # revocation may reach the replica before an earlier batch of new badges does.
-        _wait_for(lambda: _active_at_gates(target, venue) == options.delegates - 1, 120,
-                  "every badge to reach the gates")  # fmt: skip
+        _wait_for(lambda: _headcount(target, venue)["registered"] == options.delegates - 1,
+                  120, "every badge to reach the gates")  # fmt: skip
         morning_bar = bars.add_task("the morning", total=simulation.people_expected())
         morning = simulation.run(lambda n: bars.advance(morning_bar, n))
         timings["morning"] = time.monotonic() - started - sum(timings.values())
@@ -99,9 +99,7 @@ def rehearse(options: Options, console: Console) -> Outcome:
                 problems.append(str(late))
             timings["mail_after"] = time.monotonic() - started - sum(timings.values())
 
-        headcount = target.api.get(
-            "checkin", f"/api/v1/events/{slug}/headcount", venue.organizer_token
-        )
+        headcount = _headcount(target, venue)
         problems += report.headcount_problems(headcount, morning, options.delegates - 1)
         doubled = mailbox.doubled()
         problems += [f"{n} badge mails to {address}" for address, n in doubled.items()]
@@ -173,10 +171,10 @@ def _revoked_at_gates(target, venue, badge_id: int) -> bool:
                for h in found["results"])  # fmt: skip
 
 
-def _active_at_gates(target, venue) -> int:
-    """How many active badges of the event checkin's replica holds."""
+def _headcount(target, venue) -> dict:
+    """checkin's headcount of the event (`registered`: the active badges its replica holds)."""
     path = f"/api/v1/events/{venue.slug}/headcount"
-    return target.api.get("checkin", path, venue.organizer_token)["registered"]
+    return target.api.get("checkin", path, venue.organizer_token)
 
 
 def _wait_for(predicate, timeout: float, what: str):

@@ -56,13 +56,16 @@ class Place:
     def of(cls, event: ReplicaEvent | None, area: Area, gate: Gate | None) -> Place:
         return cls(
             area.event_slug, event.id if event else None, event.timezone if event else "UTC",
-            area.id, AreaRule(area.code, area.name, area.everyone),
-            gate.id if gate else None, gate.name if gate else None,
+            area.id, _area_rule(area), gate.id if gate else None, gate.name if gate else None,
         )  # fmt: skip
 
     def inside(self, area: Area) -> Place:
         """The same gate and event, into another of the event's areas."""
-        return replace(self, area_id=area.id, area=AreaRule(area.code, area.name, area.everyone))
+        return replace(self, area_id=area.id, area=_area_rule(area))
+
+
+def _area_rule(area: Area) -> AreaRule:
+    return AreaRule(area.code, area.name, area.everyone)
 
 
 @dataclass(frozen=True)
@@ -241,8 +244,7 @@ def record(session: Session, place: Place, badge: Badge | None, *args, **kwargs)
         kind, payload = admission_event(row, badge, place.area.code, place.gate_name)
     else:
         kind, payload = rejection_event(row, place.area.code, place.gate_name)
-    logged = {name: getattr(row, name) for name in _LOGGED}
-    row.id = events.add_naming(session, Scan.__table__, logged, kind, payload, "scan_id")
+    row.id = events.add_naming(session, Scan.__table__, _columns(row), kind, payload, "scan_id")
     return row
 
 
@@ -275,10 +277,14 @@ class LogEntry:
 _LOGGED = [name for name in LogEntry.__slots__ if name != "id"]
 
 
+def _columns(row: LogEntry) -> dict:
+    """The row's values by column, all but its id (the database gives that)."""
+    return {name: getattr(row, name) for name in _LOGGED}
+
+
 def write_log(session: Session, rows: list[LogEntry]) -> None:
     """Append scan-log rows, in order, and give each its id: plain INSERTs."""
-    logged = [{name: getattr(row, name) for name in _LOGGED} for row in rows]
-    ids = insert_returning_ids(session, Scan.__table__, logged)
+    ids = insert_returning_ids(session, Scan.__table__, [_columns(row) for row in rows])
     for row, scan_id in zip(rows, ids, strict=True):
         row.id = scan_id
 
